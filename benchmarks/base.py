@@ -1,0 +1,74 @@
+"""The narrow interface between benchmarks and the rest of the harness.
+
+A benchmark turns official files into `BenchItem`s (what a model is asked), turns the model's
+answers back into the official prediction file, and scores a prediction file by the official
+protocol. Scoring is split into per-item outcomes and an aggregate so that every metric can
+get a bootstrap confidence interval by resampling items.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Sequence, TypeVar
+
+from harness.records import Scene
+
+O = TypeVar("O")
+
+
+@dataclass(frozen=True)
+class BenchItem:
+    """One request to a model: an image (or none) and the full prompt text."""
+
+    id: str  # the official id (question_id, MMBench index, ...), as a string
+    prompt: str  # exactly what the user turn says, options and answer-format suffix included
+    image: str | bytes | None  # image file path, encoded image bytes (MMBench's base64), or None
+    max_new_tokens: int = 32
+
+
+@dataclass(frozen=True)
+class ScoreResult(Generic[O]):
+    """Per-item outcomes and the metrics aggregated over them (percentages on 0-100)."""
+
+    metrics: dict[str, float]
+    outcomes: list[O]
+    n: int
+    protocol: str
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Benchmark(ABC, Generic[O]):
+    """Base class of every benchmark. Subclasses are registered with `@register_benchmark`."""
+
+    name: ClassVar[str]
+    primary_metric: ClassVar[str]
+    higher_is_better: ClassVar[bool] = True
+    # Splits the embedded world writes (one data file set per split).
+    splits: ClassVar[tuple[str, ...]] = ("test",)
+    protocol: ClassVar[str] = "official"
+
+    @abstractmethod
+    def synthesize(self, scenes: Sequence[Scene], image_root: Path, out_dir: Path, seed: int) -> dict[str, list[Path]]:
+        """Write the benchmark's official files for the embedded world into `out_dir`.
+
+        `scenes` are held-out world scenes whose images live under `image_root`. Returns, per
+        split, the list of files that `--data` takes.
+        """
+
+    @abstractmethod
+    def load(self, data: Sequence[Path], image_root: Path | None = None) -> list[BenchItem]:
+        """Read official files into the requests a model answers (in file order)."""
+
+    @abstractmethod
+    def write_predictions(self, items: Sequence[BenchItem], answers: Sequence[str], out: Path) -> None:
+        """Write the model's raw answers in the official prediction format."""
+
+    @abstractmethod
+    def score(self, data: Sequence[Path], predictions: Path) -> ScoreResult[O]:
+        """Score a prediction file against official files by the official protocol."""
+
+    @abstractmethod
+    def aggregate(self, outcomes: Sequence[O]) -> dict[str, float]:
+        """Metrics (0-100) from per-item outcomes; used again on bootstrap resamples."""

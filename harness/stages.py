@@ -1,0 +1,167 @@
+"""The stage runner and its cache.
+
+Each stage's output lives in a directory named by the hash of (stage name, stage code version,
+config slice, input stage keys). The stage writes into `<dir>.partial/` (which survives a
+crash, so long stages can keep resumable checkpoints there); when the stage function returns,
+the runner writes `manifest.json` into it last and atomically, then renames the directory to
+its final name. So a directory with a manifest is complete, and anything else is redone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from harness import __version__
+from harness.io import hash_obj, read_json, write_json
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    """A finished stage: where its files are and what its manifest says."""
+
+    name: str
+    key: str
+    path: Path
+    meta: dict[str, Any]
+    cached: bool
+    seconds: float
+
+
+@dataclass
+class StageContext:
+    """What a stage function gets: its config, its inputs, and a directory to write into."""
+
+    name: str
+    key: str
+    config: dict[str, Any]
+    inputs: dict[str, StageOutput]
+    out_dir: Path
+    progress: "ProgressFactory"
+
+    def input_path(self, role: str) -> Path:
+        """The directory of the input stage playing `role`."""
+        return self.inputs[role].path
+
+
+ProgressFactory = Callable[[str, int], "ProgressTask"]
+
+
+class ProgressTask:
+    """A progress handle: `advance(n)` and `close()`. The base class is silent."""
+
+    def advance(self, n: int = 1, **fields: Any) -> None:
+        """Record `n` more units of work done."""
+
+    def close(self) -> None:
+        """Mark the task finished."""
+
+
+def silent_progress(description: str, total: int) -> ProgressTask:
+    """A progress factory that shows nothing (tests, --quiet)."""
+    return ProgressTask()
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage to run: a pure function of `config` and the outputs in `inputs`."""
+
+    name: str
+    version: int
+    fn: Callable[[StageContext], dict[str, Any] | None]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, StageOutput] = field(default_factory=dict)
+
+    def key(self) -> str:
+        """The cache key: everything the stage's output depends on."""
+        return hash_obj({
+            "stage": self.name,
+            "version": self.version,
+            "harness": __version__,
+            "config": dict(self.config),
+            "inputs": {role: out.key for role, out in sorted(self.inputs.items())},
+        })
+
+
+def _dir_name(name: str, key: str) -> str:
+    return f"{name.replace('/', '--')}-{key[:16]}"
+
+
+class Runner:
+    """Runs stages in this process, reusing any finished output under `cache_dir`."""
+
+    def __init__(self, cache_dir: Path, progress: ProgressFactory = silent_progress,
+                 on_stage: Callable[[StageOutput], None] | None = None) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.progress = progress
+        self.on_stage = on_stage
+        self.history: list[StageOutput] = []
+
+    def path_for(self, stage: Stage) -> Path:
+        """Where `stage`'s finished output lives (whether or not it exists yet)."""
+        return self.cache_dir / _dir_name(stage.name, stage.key())
+
+    def run(self, stage: Stage) -> StageOutput:
+        """Return the stage's output, computing it only if no finished copy exists."""
+        key = stage.key()
+        final = self.cache_dir / _dir_name(stage.name, key)
+        manifest = final / MANIFEST
+        if manifest.is_file():
+            meta = read_json(manifest)
+            out = StageOutput(stage.name, key, final, meta.get("meta", {}), True, 0.0)
+            self._record(out)
+            return out
+        if final.exists():  # a directory without a manifest is not ours to trust
+            shutil.rmtree(final)
+        work = final.with_name(final.name + ".partial")
+        work.mkdir(parents=True, exist_ok=True)
+        ctx = StageContext(stage.name, key, dict(stage.config), dict(stage.inputs), work, self.progress)
+        t0 = time.perf_counter()
+        meta = stage.fn(ctx) or {}
+        seconds = time.perf_counter() - t0
+        self._finish(work, final, {
+            "stage": stage.name, "key": key, "version": stage.version, "harness": __version__,
+            "config": dict(stage.config), "inputs": {r: o.key for r, o in stage.inputs.items()},
+            "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "files": sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()),
+            "meta": meta,
+        })
+        out = StageOutput(stage.name, key, final, meta, False, seconds)
+        self._record(out)
+        return out
+
+    def _finish(self, work: Path, final: Path, manifest: dict[str, Any]) -> None:
+        # Scratch space a stage used for resuming is not part of its output.
+        shutil.rmtree(work / ".resume", ignore_errors=True)
+        manifest["files"] = [f for f in manifest["files"] if not f.startswith(".resume/")]
+        write_json(work / MANIFEST, manifest, fsync=True)
+        os.replace(work, final)
+
+    def _record(self, out: StageOutput) -> None:
+        self.history.append(out)
+        if self.on_stage is not None:
+            self.on_stage(out)
+
+
+def resume_dir(ctx: StageContext) -> Path:
+    """A scratch directory for resumable checkpoints; removed when the stage finishes."""
+    p = ctx.out_dir / ".resume"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def timing_table(history: list[StageOutput]) -> list[dict[str, Any]]:
+    """Per-stage rows (name, cached, seconds) for the end-of-run summary."""
+    return [{"stage": o.name, "cached": o.cached, "seconds": round(o.seconds, 2)} for o in history]
+
+
+def dump_manifest_summary(history: list[StageOutput]) -> str:
+    """The stage keys of a run, as JSON (for the run manifest)."""
+    return json.dumps({o.name: o.key for o in history}, indent=1)

@@ -1,0 +1,1 @@
+"""Finetuning: LLaVA-format data to tensors, and a deterministic training loop."""

@@ -1,0 +1,168 @@
+"""Question-answer templates over what a generator knows about an image.
+
+A `Known` object is what some source of knowledge says about one object: ground truth knows
+everything, a language-only generator knows boxes and categories (from the annotations) but
+a colour only when a caption states it. The same templates serve the seed, gold and
+language-only data, so the data sources differ in what they know, not in how they phrase it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from harness.world.spec import NUMBER_WORDS, SHAPES
+
+MC_SUFFIX = "Answer with the option's letter from the given choices directly."
+
+
+@dataclass(frozen=True)
+class Known:
+    """What is known of one object: category, box geometry, and maybe its colour."""
+
+    shape: str
+    size: str
+    row: int
+    col: int
+    colour: str | None = None
+
+
+@dataclass(frozen=True)
+class QA:
+    """One question with its answer; `kind` names the template (for stratified statistics)."""
+
+    kind: str
+    question: str
+    answer: str
+    short: str  # the answer as a word or phrase (option text, VQA answer)
+
+
+def article(word: str) -> str:
+    """'a' or 'an' for `word`."""
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def quadrant_of(o: Known, grid: int) -> str:
+    """'top left' ... 'bottom right'."""
+    return f"{'top' if o.row < grid / 2 else 'bottom'} {'left' if o.col < grid / 2 else 'right'}"
+
+
+def number(n: int) -> str:
+    """A count as a word (zero..ten), else digits."""
+    return NUMBER_WORDS[n] if 0 <= n < len(NUMBER_WORDS) else str(n)
+
+
+def refer(o: Known, objs: list[Known], avoid: str = "") -> str | None:
+    """The shortest unambiguous description of `o` among `objs` ('the star', 'the red star', ...).
+
+    `avoid` ("colour" or "size") keeps that attribute out, so the question does not give
+    away its own answer.
+    """
+    same = [p for p in objs if p.shape == o.shape]
+    if len(same) == 1:
+        return f"the {o.shape}"
+    if avoid != "colour" and o.colour is not None and all(p.colour is not None for p in same):
+        if sum(p.colour == o.colour for p in same) == 1:
+            return f"the {o.colour} {o.shape}"
+    if avoid != "size" and sum(p.size == o.size for p in same) == 1:
+        return f"the {o.size} {o.shape}"
+    return None
+
+
+def relation(a: Known, b: Known) -> str | None:
+    """Where `a` is relative to `b` when it is clear-cut: 'to the left of', 'above', ..."""
+    if a.col != b.col and a.row == b.row:
+        return "to the left of" if a.col < b.col else "to the right of"
+    if a.row != b.row and a.col == b.col:
+        return "above" if a.row < b.row else "below"
+    if a.col != b.col and abs(a.col - b.col) >= abs(a.row - b.row):
+        return "to the left of" if a.col < b.col else "to the right of"
+    if a.row != b.row and abs(a.row - b.row) > abs(a.col - b.col):
+        return "above" if a.row < b.row else "below"
+    return None
+
+
+def cap(s: str) -> str:
+    """Upper-case the first letter."""
+    return s[:1].upper() + s[1:]
+
+
+def qa_count(objs: list[Known], rng: random.Random) -> QA:
+    """How many shapes in total."""
+    n = len(objs)
+    return QA("count", rng.choice(("How many shapes are in the image?", "How many objects are there in the picture?")),
+              f"There {'is' if n == 1 else 'are'} {number(n)} {'shape' if n == 1 else 'shapes'} in the image.", number(n))
+
+
+def qa_count_shape(objs: list[Known], shape: str, rng: random.Random) -> QA:
+    """How many of one category."""
+    n = sum(o.shape == shape for o in objs)
+    word = SHAPES[shape].plural
+    if n == 0:
+        ans = f"There are no {word}."
+    elif n == 1:
+        ans = f"There is one {shape}."
+    else:
+        ans = f"There are {number(n)} {word}."
+    return QA("count_shape", f"How many {word} are there?", ans, number(n))
+
+
+def qa_exists(objs: list[Known], shape: str, rng: random.Random) -> QA:
+    """Is there a <category>: the POPE question."""
+    yes = any(o.shape == shape for o in objs)
+    a = article(shape)
+    ans = f"Yes, there is {a} {shape} in the image." if yes else f"No, there is no {shape} in the image."
+    return QA("exists", f"Is there {a} {shape} in the image?", ans, "yes" if yes else "no")
+
+
+def qa_where(o: Known, ref: str, grid: int, rng: random.Random) -> QA:
+    """Which quadrant an object is in."""
+    q = quadrant_of(o, grid)
+    return QA("where", f"Where is {ref}?", f"{cap(ref)} is in the {q} of the image.", q)
+
+
+def qa_size(o: Known, ref: str, rng: random.Random) -> QA:
+    """Big or small."""
+    return QA("size", f"Is {ref} big or small?", f"{cap(ref)} is {o.size}.", o.size)
+
+
+def qa_colour(o: Known, ref: str, rng: random.Random) -> QA:
+    """The colour of an object whose colour is known."""
+    assert o.colour is not None
+    q = rng.choice((f"What colour is {ref}?", f"What is the colour of {ref}?"))
+    return QA("colour", q, f"{cap(ref)} is {o.colour}.", o.colour)
+
+
+def qa_shape_of_colour(o: Known, objs: list[Known], rng: random.Random) -> QA | None:
+    """The shape of the only object of some colour."""
+    if o.colour is None or any(p.colour is None for p in objs) or sum(p.colour == o.colour for p in objs) != 1:
+        return None
+    return QA("shape", f"What shape is the {o.colour} object?", f"The {o.colour} object is {article(o.shape)} {o.shape}.",
+              o.shape)
+
+
+def qa_relation(a: Known, ra: str, b: Known, rb: str, rng: random.Random) -> QA | None:
+    """Where one object is relative to another."""
+    rel = relation(a, b)
+    if rel is None:
+        return None
+    if rel in ("to the left of", "to the right of"):
+        q = f"Is {ra} to the left or to the right of {rb}?"
+    else:
+        q = f"Is {ra} above or below {rb}?"
+    return QA("relation", q, f"{cap(ra)} is {rel} {rb}.", rel.replace("to the ", "").replace(" of", ""))
+
+
+def qa_bigger(a: Known, ra: str, b: Known, rb: str, rng: random.Random) -> QA | None:
+    """Which of two objects of different sizes is bigger."""
+    if a.size == b.size:
+        return None
+    big, small = (ra, rb) if a.size == "big" else (rb, ra)
+    return QA("bigger", f"Which is bigger, {ra} or {rb}?", f"{cap(big)} is bigger than {small}.", big)
+
+
+def multiple_choice(question: str, options: list[str], correct: int) -> tuple[str, str]:
+    """Format a question with lettered options (LLaVA-1.5 style); returns (prompt, letter)."""
+    letters = "ABCDEFGH"
+    lines = [question] + [f"{letters[i]}. {opt}" for i, opt in enumerate(options)] + [MC_SUFFIX]
+    return "\n".join(lines), letters[correct]
