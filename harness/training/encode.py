@@ -37,7 +37,19 @@ def llava_messages(conversations: Sequence[dict[str, str]] | Sequence[Any]) -> l
     return msgs
 
 
+_FORMATS: dict[int, Any] = {}
+
+
 def _render(tokenizer: Any, messages: list[dict[str, Any]], gen_prompt: bool) -> str:
+    # Derived once per tokenizer object; falls back to Jinja for templates of other shapes.
+    key = id(tokenizer)
+    if key not in _FORMATS:
+        from harness.training.chat_format import derive_format
+
+        _FORMATS[key] = (tokenizer, derive_format(tokenizer))
+    fmt = _FORMATS[key][1]
+    if fmt is not None:
+        return fmt.render(messages, gen_prompt)
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen_prompt)
 
 

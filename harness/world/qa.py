@@ -11,19 +11,28 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from harness.world.spec import NUMBER_WORDS, SHAPES
+
+if TYPE_CHECKING:
+    from harness.records import Scene
 
 MC_SUFFIX = "Answer with the option's letter from the given choices directly."
 
 
 @dataclass(frozen=True)
 class Known:
-    """What is known of one object: category, box geometry, and maybe its colour."""
+    """What is known of one object: category, size class, box centre, and maybe its colour.
+
+    `cx`, `cy` are the box centre as fractions of the image width and height, so the same
+    templates work on any image size (and on real COCO boxes).
+    """
 
     shape: str
     size: str
-    row: int
-    col: int
+    cx: float
+    cy: float
     colour: str | None = None
 
 
@@ -42,9 +51,9 @@ def article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
-def quadrant_of(o: Known, grid: int) -> str:
+def quadrant_of(o: Known) -> str:
     """'top left' ... 'bottom right'."""
-    return f"{'top' if o.row < grid / 2 else 'bottom'} {'left' if o.col < grid / 2 else 'right'}"
+    return f"{'top' if o.cy < 0.5 else 'bottom'} {'left' if o.cx < 0.5 else 'right'}"
 
 
 def number(n: int) -> str:
@@ -70,15 +79,16 @@ def refer(o: Known, objs: list[Known], avoid: str = "") -> str | None:
 
 
 def relation(a: Known, b: Known) -> str | None:
-    """Where `a` is relative to `b` when it is clear-cut: 'to the left of', 'above', ..."""
-    if a.col != b.col and a.row == b.row:
-        return "to the left of" if a.col < b.col else "to the right of"
-    if a.row != b.row and a.col == b.col:
-        return "above" if a.row < b.row else "below"
-    if a.col != b.col and abs(a.col - b.col) >= abs(a.row - b.row):
-        return "to the left of" if a.col < b.col else "to the right of"
-    if a.row != b.row and abs(a.row - b.row) > abs(a.col - b.col):
-        return "above" if a.row < b.row else "below"
+    """Where `a` is relative to `b` when it is clear-cut: 'to the left of', 'above', ...
+
+    Clear-cut means the offset along one axis is at least 1.5 times the other and at least
+    a tenth of the image; otherwise a person would hesitate too.
+    """
+    dx, dy = a.cx - b.cx, a.cy - b.cy
+    if abs(dx) >= 0.1 and abs(dx) >= 1.5 * abs(dy):
+        return "to the left of" if dx < 0 else "to the right of"
+    if abs(dy) >= 0.1 and abs(dy) >= 1.5 * abs(dx):
+        return "above" if dy < 0 else "below"
     return None
 
 
@@ -115,9 +125,9 @@ def qa_exists(objs: list[Known], shape: str, rng: random.Random) -> QA:
     return QA("exists", f"Is there {a} {shape} in the image?", ans, "yes" if yes else "no")
 
 
-def qa_where(o: Known, ref: str, grid: int, rng: random.Random) -> QA:
+def qa_where(o: Known, ref: str, rng: random.Random) -> QA:
     """Which quadrant an object is in."""
-    q = quadrant_of(o, grid)
+    q = quadrant_of(o)
     return QA("where", f"Where is {ref}?", f"{cap(ref)} is in the {q} of the image.", q)
 
 
@@ -166,3 +176,14 @@ def multiple_choice(question: str, options: list[str], correct: int) -> tuple[st
     letters = "ABCDEFGH"
     lines = [question] + [f"{letters[i]}. {opt}" for i, opt in enumerate(options)] + [MC_SUFFIX]
     return "\n".join(lines), letters[correct]
+
+
+def size_class(w: float, image_w: float) -> str:
+    """'big' or 'small' from a box's width as a share of the image (the world's two sizes
+    are 0.2 and 0.11 of the width; 0.15 splits them)."""
+    return "big" if w / image_w >= 0.15 else "small"
+
+
+def known_from_scene(scene: "Scene") -> list[Known]:
+    """Ground truth as `Known` objects: everything, colours included."""
+    return [Known(o.shape, o.size, o.cx / scene.width, o.cy / scene.height, o.colour) for o in scene.objects]

@@ -1,0 +1,224 @@
+"""One adapter for every VLM the harness trains or queries: tiny ones and real checkpoints.
+
+The adapter owns the model, its tokenizer and image processor, and the two things stages need:
+`forward` for training and `generate` for inference. Both take vision-tower features rather
+than pixels, because the tower is frozen in every recipe here: its outputs for a fixed image
+set are computed once (`image_features`) and reused by every step and every finetune.
+`load` takes a local directory or a hub id (only used when the user gives one).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.errors import MissingResource
+from harness.training.encode import encode_prompt, pad_batch
+
+ImageLike = Any  # a path, encoded bytes, or a PIL image
+
+
+def open_image(img: ImageLike) -> Any:
+    """A PIL RGB image from a path, bytes or PIL image."""
+    from PIL import Image
+
+    if isinstance(img, (bytes, bytearray)):
+        return Image.open(io.BytesIO(img)).convert("RGB")
+    if isinstance(img, (str, Path)):
+        return Image.open(img).convert("RGB")
+    return img.convert("RGB")
+
+
+@dataclass
+class VLM:
+    """A loaded vision-language model (`arch` is 'llava' or 'instructblip')."""
+
+    model: Any
+    processor: Any
+    arch: str
+
+    @property
+    def tokenizer(self) -> Any:
+        """The text tokenizer (with chat template)."""
+        return self.processor.tokenizer
+
+    @property
+    def n_image_tokens(self) -> int:
+        """Placeholder tokens one image takes in the text."""
+        cfg = self.model.config
+        if self.arch == "instructblip":
+            return int(cfg.num_query_tokens)
+        v = cfg.vision_config
+        n = (v.image_size // v.patch_size) ** 2
+        return n + (0 if cfg.vision_feature_select_strategy == "default" else 1)
+
+    @property
+    def image_prefix(self) -> bool:
+        """InstructBLIP puts image tokens before the text; LLaVA expands `<image>` in place."""
+        return self.arch == "instructblip"
+
+    @property
+    def vision_tower(self) -> Any:
+        """The vision encoder module."""
+        return self.model.vision_model if self.arch == "instructblip" else self.model.model.vision_tower
+
+    # --- images ------------------------------------------------------------------------
+
+    def pixel_values(self, images: Sequence[ImageLike]) -> Any:
+        """Processed pixels [B, 3, H, W] for a list of images."""
+        ip = self.processor.image_processor
+        return ip([open_image(i) for i in images], return_tensors="pt")["pixel_values"]
+
+    def image_features(self, images: Sequence[ImageLike], batch_size: int = 256) -> Any:
+        """Vision-tower features [B, T, D] (the frozen part; cache these)."""
+        import torch
+
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(images), batch_size):
+                pix = self.pixel_values(images[i:i + batch_size]).to(self.model.dtype)
+                if self.arch == "instructblip":
+                    out.append(self.vision_tower(pixel_values=pix).last_hidden_state)
+                else:
+                    cfg = self.model.config
+                    hs = self.vision_tower(pixel_values=pix, output_hidden_states=True).hidden_states
+                    f = hs[cfg.vision_feature_layer]
+                    out.append(f[:, 1:] if cfg.vision_feature_select_strategy == "default" else f)
+        return torch.cat(out) if out else torch.zeros(0)
+
+    def _image_embeds(self, feats: Any, qformer_ids: Any = None, qformer_mask: Any = None) -> Any:
+        """Features → LM-space embeddings [B, n_image_tokens, H] (projector or Q-Former)."""
+        import torch
+
+        m = self.model
+        if self.arch == "llava":
+            return m.model.multi_modal_projector(feats)
+        query = m.query_tokens.expand(feats.shape[0], -1, -1)
+        qmask = torch.ones(query.shape[:2], dtype=torch.long)
+        if qformer_mask is None:
+            qformer_mask = torch.ones_like(qformer_ids)
+        out = m.qformer(input_ids=qformer_ids, attention_mask=torch.cat([qmask, qformer_mask], 1), query_embeds=query,
+                        encoder_hidden_states=feats,
+                        encoder_attention_mask=torch.ones(feats.shape[:2], dtype=torch.long), return_dict=True)
+        return m.language_projection(out.last_hidden_state[:, : query.shape[1]])
+
+    def _lm(self) -> Any:
+        return self.model.language_model if self.arch == "instructblip" else self.model
+
+    def embed(self, input_ids: Any, feats: Any, qformer_ids: Any = None, qformer_mask: Any = None) -> Any:
+        """Input embeddings with the image placeholders filled in."""
+        emb = self.model.get_input_embeddings()(input_ids)
+        img = self._image_embeds(feats, qformer_ids, qformer_mask).to(emb.dtype)
+        mask = (input_ids == self.image_token_id).unsqueeze(-1).expand_as(emb)
+        return emb.masked_scatter(mask, img)
+
+    @property
+    def image_token_id(self) -> int:
+        """Id of the image placeholder token."""
+        return int(self.tokenizer.convert_tokens_to_ids(self.tokenizer.image_token))
+
+    def forward(self, input_ids: Any, attention_mask: Any, feats: Any, labels: Any = None,
+                qformer_ids: Any = None, qformer_mask: Any = None) -> Any:
+        """Training forward from cached features; returns the model output (loss if labels)."""
+        embeds = self.embed(input_ids, feats, qformer_ids, qformer_mask)
+        if self.arch == "instructblip":
+            return self.model.language_model(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
+        return self.model(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
+
+    # --- text ----------------------------------------------------------------------------
+
+    def qformer_encode(self, texts: Sequence[str]) -> tuple[Any, Any]:
+        """Q-Former input ids and mask for instruction texts (right padded)."""
+        tok = getattr(self.processor, "qformer_tokenizer", None) or self.tokenizer
+        ids = [tok(t, add_special_tokens=False)["input_ids"][:128] or [tok.pad_token_id] for t in texts]
+        return pad_batch(ids, tok.pad_token_id, left=False)
+
+    def prompt_ids(self, prompt: str, has_image: bool = True) -> list[int]:
+        """Token ids of a single-turn user prompt, ending with the assistant header."""
+        content = ([{"type": "image"}] if has_image else []) + [{"type": "text", "text": prompt}]
+        return encode_prompt(self.tokenizer, [{"role": "user", "content": content}], self.n_image_tokens,
+                             self.image_prefix)
+
+    def generate(self, feats: Any, prompts: Sequence[str], qformer_texts: Sequence[str] | None = None,
+                 max_new_tokens: int = 64, num_beams: int = 1, prefixes: Sequence[str] | None = None) -> list[str]:
+        """Greedy (or beam) continuations of a batch of prompts, left-padded, KV-cached.
+
+        `prefixes` are answer text already accepted (VIC): appended after the assistant header.
+        """
+        import torch
+
+        tok = self.tokenizer
+        seqs = []
+        for i, p in enumerate(prompts):
+            ids = self.prompt_ids(p)
+            if prefixes is not None and prefixes[i]:
+                ids = ids + tok(prefixes[i], add_special_tokens=False)["input_ids"]
+            seqs.append(ids)
+        input_ids, mask = pad_batch(seqs, tok.pad_token_id, left=True)
+        qids = qmask = None
+        if self.arch == "instructblip":
+            qids, qmask = self.qformer_encode(qformer_texts if qformer_texts is not None else prompts)
+        with torch.no_grad():
+            embeds = self.embed(input_ids, feats, qids, qmask)
+            out = self._lm().generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+                                      num_beams=num_beams, do_sample=False,
+                                      eos_token_id=self.model.generation_config.eos_token_id,
+                                      pad_token_id=tok.pad_token_id)
+        return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]
+
+    # --- disk ----------------------------------------------------------------------------
+
+    def save(self, out: Path) -> None:
+        """Save model (safetensors), processor and chat template to `out`."""
+        out.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(out, safe_serialization=True)
+        self.processor.save_pretrained(out)
+
+
+def make_processor(arch: str, tokenizer: Any, image_size: int, patch_size: int, num_query_tokens: int = 8) -> Any:
+    """A transformers processor for a tiny model (PIL image processors: no torchvision)."""
+    mean, std = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
+    if arch == "llava":
+        from transformers import CLIPImageProcessorPil, LlavaProcessor
+
+        ip = CLIPImageProcessorPil(size={"height": image_size, "width": image_size}, do_center_crop=False,
+                                   image_mean=mean, image_std=std, do_convert_rgb=True)
+        return LlavaProcessor(image_processor=ip, tokenizer=tokenizer, patch_size=patch_size,
+                              vision_feature_select_strategy="default", chat_template=tokenizer.chat_template,
+                              num_additional_image_tokens=1)
+    from transformers import BlipImageProcessorPil, InstructBlipProcessor
+
+    ip = BlipImageProcessorPil(size={"height": image_size, "width": image_size}, image_mean=mean, image_std=std,
+                               do_convert_rgb=True)
+    return InstructBlipProcessor(image_processor=ip, tokenizer=tokenizer, qformer_tokenizer=tokenizer,
+                                 num_query_tokens=num_query_tokens)
+
+
+def load_vlm(source: str | Path) -> VLM:
+    """Load a VLM from a local directory or a hub id (network only if the user gave a hub id)."""
+    from transformers import AutoConfig, AutoProcessor
+
+    src = str(source)
+    local = Path(src)
+    if not local.exists() and (src.startswith((".", "/")) or src.count("/") != 1):
+        raise MissingResource(f"{src}: no such checkpoint directory (and not a hub id of the form org/name)")
+    try:
+        cfg = AutoConfig.from_pretrained(src)
+    except OSError as e:
+        raise MissingResource(f"{src}: cannot load a model config ({str(e).splitlines()[0]})") from None
+    if cfg.model_type == "llava":
+        from transformers import LlavaForConditionalGeneration as cls
+
+        arch = "llava"
+    elif cfg.model_type == "instructblip":
+        from transformers import InstructBlipForConditionalGeneration as cls  # type: ignore[no-redef]
+
+        arch = "instructblip"
+    else:
+        raise MissingResource(f"{src}: model type {cfg.model_type!r} is not supported (llava, instructblip)")
+    model = cls.from_pretrained(src)
+    model.eval()
+    processor = AutoProcessor.from_pretrained(src)
+    return VLM(model, processor, arch)

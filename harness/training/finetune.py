@@ -1,0 +1,184 @@
+"""Instruction finetuning: a plain, deterministic loop on cached vision features.
+
+- The data order is a pure function of (seed, step), and nothing in the models is random
+  after initialisation (dropout is off), so a run resumed from a checkpoint ends with the
+  same weights as a run that was never interrupted.
+- The loss is the sum of token losses divided by the label-token count of the *global*
+  batch, and gradients are summed across processes; so N processes that each take 1/N of
+  every batch compute the same update as one process taking all of it (up to float order).
+  Run it under `torchrun` or `accelerate launch`: gloo on CPUs, NCCL on GPUs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from harness.models.foundation import lr_at
+from harness.training.encode import IGNORE, encode_chat, llava_messages, pad_batch
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training sequence: which image (row of the feature tensor), tokens, labels."""
+
+    image: int
+    input_ids: list[int]
+    labels: list[int]
+    qformer_text: str = ""
+
+
+@dataclass
+class TrainLog:
+    """What a finetune did: losses every `log_every` steps, time, sizes."""
+
+    steps: int
+    seconds: float
+    trainable_params: int
+    examples: int
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    resumed_from: int = 0
+
+
+def examples_from_conversations(vlm: Any, conversations: Sequence[Any], image_rows: dict[str, int],
+                                max_length: int) -> list[Example]:
+    """Tokenise LLaVA conversations. For InstructBLIP each turn becomes its own sample, with
+    the Q-Former reading that turn's question only (never the answer)."""
+    out: list[Example] = []
+    for conv in conversations:
+        msgs = llava_messages(conv.conversations)
+        row = image_rows[conv.image]
+        if vlm.arch == "instructblip":
+            for k in range(0, len(msgs) - 1, 2):
+                qtext = " ".join(p["text"] for p in msgs[k]["content"] if p["type"] == "text")
+                user = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": qtext}]}
+                e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, True, max_length)
+                out.append(Example(row, e.input_ids, e.labels, qtext))
+        else:
+            e = encode_chat(vlm.tokenizer, msgs, vlm.n_image_tokens, False, max_length)
+            out.append(Example(row, e.input_ids, e.labels))
+    return out
+
+
+def trainable_parameters(vlm: Any, train_lm: bool) -> list[tuple[str, Any]]:
+    """Connector (projector, or Q-Former + queries + projection) and optionally the LM."""
+    m = vlm.model
+    for p in m.parameters():
+        p.requires_grad_(False)
+    if vlm.arch == "llava":
+        mods = [m.model.multi_modal_projector] + ([m.model.language_model, m.lm_head] if train_lm else [])
+        params = [p for mod in mods for p in mod.parameters()]
+    else:
+        mods = [m.qformer, m.language_projection] + ([m.language_model] if train_lm else [])
+        params = [m.query_tokens] + [p for mod in mods for p in mod.parameters()]
+    seen: set[int] = set()
+    out = []
+    names = {id(p): n for n, p in m.named_parameters()}
+    for p in params:
+        if id(p) not in seen:
+            seen.add(id(p))
+            p.requires_grad_(True)
+            out.append((names.get(id(p), "?"), p))
+    return out
+
+
+def batch_order(n: int, batch: int, step: int, seed: int) -> list[int]:
+    """Example indices of global batch `step`: epochs are seeded permutations, walked in order."""
+    import torch
+
+    per_epoch = max(1, n // batch)
+    epoch, k = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+    return perm[k * batch:(k + 1) * batch].tolist()
+
+
+def dist_info() -> tuple[int, int]:
+    """(rank, world size) from the launcher's environment; (0, 1) when not distributed."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group when launched by torchrun / accelerate (gloo on CPU, NCCL on GPU)."""
+    import torch
+    import torch.distributed as dist
+
+    rank, world = dist_info()
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return rank, world
+
+
+def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, batch: int, lr: float, warmup: int,
+             train_lm: bool, bf16: bool, seed: int, resume: Path | None = None, checkpoint_every: int = 100,
+             advance: Callable[[int, float], None] | None = None, log_every: int = 10) -> TrainLog:
+    """Train `vlm` in place on `examples` (image rows index `feats`); returns the log."""
+    import torch
+    import torch.distributed as dist
+
+    rank, world = init_distributed()
+    torch.manual_seed(seed)
+    named = trainable_parameters(vlm, train_lm)
+    params = [p for _, p in named]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    start, losses = 0, []
+    ckpt = resume / "train_state.pt" if resume is not None else None
+    if ckpt is not None and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=False)
+        for (name, p), saved in zip(named, state["params"]):
+            p.data.copy_(saved)
+        opt.load_state_dict(state["optimizer"])
+        start, losses = state["step"], state["losses"]
+    tok = vlm.tokenizer
+    vlm.model.train()
+    t0 = time.perf_counter()
+    for step in range(start, steps):
+        idx = batch_order(len(examples), batch, step, seed)
+        mine = idx[rank::world]
+        exs = [examples[i] for i in mine]
+        n_tokens = sum(sum(1 for x in examples[i].labels[1:] if x != IGNORE) for i in idx)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warmup)
+        loss_sum = torch.zeros(())
+        if exs:
+            ids, mask = pad_batch([e.input_ids for e in exs], tok.pad_token_id, left=False)
+            labels, _ = pad_batch([e.labels for e in exs], IGNORE, left=False)
+            qids = qmask = None
+            if vlm.arch == "instructblip":
+                qids, qmask = vlm.qformer_encode([e.qformer_text for e in exs])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = vlm.forward(ids, mask, feats[[e.image for e in exs]], None, qids, qmask).logits
+            logits = logits[:, :-1].float()
+            tgt = labels[:, 1:]
+            loss_sum = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
+                                                         ignore_index=IGNORE, reduction="sum")
+        loss = loss_sum / max(1, n_tokens)
+        opt.zero_grad(set_to_none=False)
+        loss.backward()
+        if world > 1:
+            for p in params:
+                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
+            dist.all_reduce(loss_sum, op=dist.ReduceOp.SUM)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        global_loss = float(loss_sum.detach()) / max(1, n_tokens)
+        if (step + 1) % log_every == 0 or step == steps - 1:
+            losses.append((step + 1, round(global_loss, 5)))
+        if advance is not None:
+            advance(step + 1, global_loss)
+        if ckpt is not None and rank == 0 and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"params": [p.detach().clone() for p in params], "optimizer": opt.state_dict(),
+                        "step": step + 1, "losses": losses}, tmp)
+            os.replace(tmp, ckpt)
+    vlm.model.eval()
+    return TrainLog(steps=steps, seconds=time.perf_counter() - t0, trainable_params=sum(p.numel() for p in params),
+                    examples=len(examples), losses=losses, resumed_from=start)
+
+
+def is_finite(x: float) -> bool:
+    """True for a real number (not nan/inf)."""
+    return math.isfinite(x)
