@@ -29,10 +29,13 @@ class Section(BaseModel):
 class WorldImages(Section):
     """How many images the embedded world draws per split."""
 
-    foundation: int = Field(6000, ge=1, description="pretraining images for the vision tower and LM text")
-    seed: int = Field(2000, ge=1, description="annotated images the seed (language-only) data is made from")
-    extra: int = Field(2000, ge=0, description="more images, for the compared data sources")
-    bench: int = Field(300, ge=1, description="held-out images the benchmark files are made from")
+    # At most a million per split: image ids are offset by a million per split (world.export).
+    foundation: int = Field(6000, ge=1, le=1_000_000,
+                            description="pretraining images for the vision tower and LM text")
+    seed: int = Field(2000, ge=1, le=1_000_000,
+                      description="annotated images the seed (language-only) data is made from")
+    extra: int = Field(2000, ge=0, le=1_000_000, description="more images, for the compared data sources")
+    bench: int = Field(300, ge=1, le=1_000_000, description="held-out images the benchmark files are made from")
 
 
 class WorldConfig(Section):
@@ -43,7 +46,7 @@ class WorldConfig(Section):
     grid: int = Field(4, ge=2, le=8)
     min_objects: int = Field(2, ge=1)
     max_objects: int = Field(5, ge=1)
-    captions_per_image: int = Field(5, ge=1)
+    captions_per_image: int = Field(5, ge=1, le=10)  # COCO has 5; caption ids leave room for 10
     images: WorldImages = WorldImages()
     # For kind=files (real data): COCO-format annotations and image folders, benchmark files.
     coco_images: str | None = None
@@ -119,6 +122,7 @@ class TargetConfig(Section):
     name: str
     arch: Literal["llava", "instructblip"] = "llava"
     checkpoint: str | None = Field(None, description="local path or hub id; None builds the tiny model")
+    blind: bool = Field(False, description="train and test on blank images: the text-prior control")
     finetune: FinetuneConfig = FinetuneConfig()
 
 
@@ -168,7 +172,10 @@ def validate(data: dict[str, Any], origin: str) -> StudyConfig:
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
+        errors = e.errors()
+        # An unknown key is reported first: it is usually a typo, and the "field required"
+        # error it causes for the intended key would hide it.
+        err = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
         loc = tuple(err["loc"])
         key = ".".join(str(x) for x in loc) or "(top level)"
         if err["type"] == "extra_forbidden":
@@ -195,13 +202,30 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise BadConfig(f"{path}: config file not found")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadConfig(f"{path}: not a UTF-8 text file") from None
     except yaml.YAMLError as e:
-        raise BadConfig(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise BadConfig(f"{path}: not valid YAML{where} ({str(e).splitlines()[0]})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise BadConfig(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
     return data
+
+
+def _default_list(path: list[str]) -> list[Any]:
+    """The default value at `path` of a study config if it is a list, else an empty list."""
+    node: Any = StudyConfig().model_dump(mode="json")
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return []
+    return node if isinstance(node, list) else []
 
 
 def apply_override(data: dict[str, Any], override: str) -> None:
@@ -226,8 +250,12 @@ def apply_override(data: dict[str, Any], override: str) -> None:
                 raise BadConfig(f"override {override!r}: {'.'.join(parts[:i + 1])} is not a valid list index")
             node = node[int(part)]
             continue
-        if part not in node or node[part] is None:
-            node[part] = [] if nxt.isdigit() else {}
+        if not isinstance(node, dict):
+            raise BadConfig(f"override {override!r}: {'.'.join(parts[:i])} is not a section")
+        if node.get(part) is None:
+            # A list the file leaves out starts as its default, so that `-o targets.0.name=x`
+            # works on a config that does not spell out `targets`.
+            node[part] = _default_list(parts[:i + 1]) if nxt.isdigit() else {}
         node = node[part]
     last = parts[-1]
     if isinstance(node, list):

@@ -7,6 +7,7 @@ later stage would read.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -19,6 +20,14 @@ from pydantic import BaseModel, ValidationError
 from harness.errors import BadInput, MissingResource
 
 R = TypeVar("R", bound=BaseModel)
+
+
+@functools.cache
+def _file_mode() -> int:
+    """0o666 less the process umask (read once: setting the umask to read it is not thread-safe)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, fsync: bool = False) -> None:
@@ -36,10 +45,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, fsync: bool = 
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
+        # mkstemp creates the file 0600; give it the mode a plain open() would have, so a
+        # shared cache or a served report stays readable by others.
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def is_atomic_temp(path: Path) -> bool:
+    """Whether `path` is the temporary file of an `atomic_write*` that was killed mid-write."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str, fsync: bool = False) -> None:
@@ -72,7 +89,9 @@ def to_jsonl(rows: Iterable[BaseModel | dict[str, Any]]) -> str:
     """Serialise records or dicts as JSON lines (one per line, keys in declaration order)."""
     out = []
     for r in rows:
-        d = r.model_dump(mode="json") if isinstance(r, BaseModel) else r
+        # by_alias: fields named after Python keywords or clashing names (`schema_`, `from_`)
+        # are written under their declared names (`schema`, `from`).
+        d = r.model_dump(mode="json", by_alias=True) if isinstance(r, BaseModel) else r
         out.append(json.dumps(d, ensure_ascii=False))
     return "".join(line + "\n" for line in out)
 
@@ -82,13 +101,16 @@ def write_jsonl(path: str | os.PathLike[str], rows: Iterable[BaseModel | dict[st
     atomic_write_text(path, to_jsonl(rows))
 
 
-def iter_jsonl_dicts(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    """Yield each non-empty line of a JSONL file as a dict; errors name the file and line."""
-    path = Path(path)
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-empty line; errors name the file and line."""
     if not path.is_file():
         raise MissingResource(f"{path}: file not found")
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadInput(f"{path}:{lineno}: not UTF-8 text") from None
             if not line.strip():
                 continue
             try:
@@ -97,19 +119,26 @@ def iter_jsonl_dicts(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 raise BadInput(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
             if not isinstance(obj, dict):
                 raise BadInput(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
-            yield obj
+            yield lineno, obj
+
+
+def iter_jsonl_dicts(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
+    """Yield each non-empty line of a JSONL file as a dict; errors name the file and line."""
+    for _, obj in _jsonl_lines(Path(path)):
+        yield obj
 
 
 def read_jsonl(path: str | os.PathLike[str], model: type[R]) -> list[R]:
-    """Read a JSONL file into typed records; a line that does not validate is a `BadInput`."""
+    """Read a JSONL file into typed records; a line that does not validate is a `BadInput`
+    naming the file and line."""
     out: list[R] = []
-    for lineno, d in enumerate(iter_jsonl_dicts(path), 1):
+    for lineno, d in _jsonl_lines(Path(path)):
         try:
             out.append(model.model_validate(d))
         except ValidationError as e:
             err = e.errors()[0]
             loc = ".".join(str(x) for x in err["loc"]) or "(record)"
-            raise BadInput(f"{path}: record {lineno}: {loc}: {err['msg']}") from None
+            raise BadInput(f"{path}:{lineno}: {loc}: {err['msg']}") from None
     return out
 
 

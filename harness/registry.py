@@ -39,11 +39,13 @@ class Registry(Generic[T]):
     def _load(self) -> None:
         if self._loaded:
             return
-        self._loaded = True
         pkg = importlib.import_module(self.package)  # type: ignore[arg-type]
         for info in pkgutil.iter_modules(pkg.__path__):
             if not info.name.startswith("_"):
                 importlib.import_module(f"{self.package}.{info.name}")
+        # Marked loaded only now: a module that failed to import fails again on the next
+        # lookup, instead of leaving a silently partial registry ("unknown benchmark").
+        self._loaded = True
 
     def get(self, name: str) -> T:
         """Return the object registered as `name`; an unknown name raises with close matches."""

@@ -9,6 +9,7 @@ its final name. So a directory with a manifest is complete, and anything else is
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -18,9 +19,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from harness import __version__
-from harness.io import hash_obj, read_json, write_json
+from harness.io import hash_obj, is_atomic_temp, read_json, write_json
 
 MANIFEST = "manifest.json"
+RESUME = ".resume"
 
 
 @dataclass(frozen=True)
@@ -121,16 +123,22 @@ class Runner:
         if final.exists():  # a directory without a manifest is not ours to trust
             shutil.rmtree(final)
         work = final.with_name(final.name + ".partial")
+        if (work / MANIFEST).is_file():
+            # Killed between writing the manifest and the rename: the output is complete.
+            os.replace(work, final)
+            return self.run(stage)
         work.mkdir(parents=True, exist_ok=True)
-        ctx = StageContext(stage.name, key, dict(stage.config), dict(stage.inputs), work, self.progress)
+        ctx = StageContext(stage.name, key, copy.deepcopy(dict(stage.config)), dict(stage.inputs), work,
+                           self.progress)
         t0 = time.perf_counter()
-        meta = stage.fn(ctx) or {}
+        # Through JSON and back, so that a fresh run's meta equals what a cached run reads
+        # from the manifest (tuples become lists), and an unserialisable value fails here.
+        meta = json.loads(json.dumps(stage.fn(ctx) or {}))
         seconds = time.perf_counter() - t0
         self._finish(work, final, {
             "stage": stage.name, "key": key, "version": stage.version, "harness": __version__,
             "config": dict(stage.config), "inputs": {r: o.key for r, o in stage.inputs.items()},
             "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file()),
             "meta": meta,
         })
         out = StageOutput(stage.name, key, final, meta, False, seconds)
@@ -138,9 +146,13 @@ class Runner:
         return out
 
     def _finish(self, work: Path, final: Path, manifest: dict[str, Any]) -> None:
-        # Scratch space a stage used for resuming is not part of its output.
-        shutil.rmtree(work / ".resume", ignore_errors=True)
-        manifest["files"] = [f for f in manifest["files"] if not f.startswith(".resume/")]
+        # Scratch space a stage used for resuming is not part of its output, nor are the
+        # temporary files of atomic writes that an earlier, killed attempt left behind.
+        shutil.rmtree(work / RESUME, ignore_errors=True)
+        for p in list(work.rglob("*")):
+            if p.is_file() and is_atomic_temp(p):
+                p.unlink()
+        manifest["files"] = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file())
         write_json(work / MANIFEST, manifest, fsync=True)
         os.replace(work, final)
 
@@ -152,7 +164,7 @@ class Runner:
 
 def resume_dir(ctx: StageContext) -> Path:
     """A scratch directory for resumable checkpoints; removed when the stage finishes."""
-    p = ctx.out_dir / ".resume"
+    p = ctx.out_dir / RESUME
     p.mkdir(parents=True, exist_ok=True)
     return p
 

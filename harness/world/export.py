@@ -62,6 +62,8 @@ def coco_instances(scenes: Sequence[Scene]) -> dict:
 
 def coco_captions(scenes: Sequence[Scene], seed: int, per_image: int) -> dict:
     """COCO `captions` JSON: `per_image` human-like captions per image."""
+    if per_image > 10:  # caption ids are image_id * 10 + k: more would collide across images
+        raise ValueError(f"at most 10 captions per image, not {per_image}")
     images, anns = [], []
     for s in scenes:
         images.append({"id": s.image_id, "file_name": s.file_name, "width": s.width, "height": s.height})

@@ -1,0 +1,91 @@
+"""The whole study as a chain of cached stages, run in one process.
+
+world ─┬─ foundation/lm ──────────────┐
+       ├─ foundation/vision-<arch> ───┼─ finetune/<target>/<source> ─ predict/... ─ score/...
+       ├─ data/<part> (seed, lang, …) ┘
+       └─ bench-files
+Then results.jsonl, data_quality.jsonl, report.md and manifest.json are written to the run
+directory (manifest last).
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.config import StudyConfig, config_dict
+from harness.errors import BadConfig
+from harness.io import write_json, write_jsonl
+from harness.records import QualityRecord, ResultRecord
+from harness.stages import ProgressFactory, Runner, Stage, StageOutput, silent_progress
+
+# Which generated parts make up each data source (DESIGN §3). `seed` is in every source.
+SOURCE_PARTS: dict[str, tuple[str, ...]] = {
+    "seed": ("seed",),
+    "seed+lang": ("seed", "lang"),
+    "seed+vig": ("seed", "vig"),
+    "seed+vigc": ("seed", "vigc"),
+    "seed+gold": ("seed", "gold"),
+}
+
+
+@dataclass
+class StudyResult:
+    """What a finished study produced."""
+
+    run_dir: Path
+    results: list[ResultRecord]
+    quality: list[QualityRecord]
+    history: list[StageOutput]
+    report: Path
+    seconds: float
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def check_sources(cfg: StudyConfig, available: set[str]) -> None:
+    """Every configured source must be known and its parts producible by this study."""
+    for s in cfg.sources:
+        if s not in SOURCE_PARTS:
+            raise BadConfig(f"sources: unknown data source {s!r} (known: {', '.join(SOURCE_PARTS)})")
+        missing = [p for p in SOURCE_PARTS[s] if p not in available]
+        if missing:
+            raise BadConfig(f"sources: {s!r} needs data part(s) {', '.join(missing)}, which this study cannot make")
+
+
+def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silent_progress,
+              on_stage: Callable[[StageOutput], None] | None = None, cache_dir: Path | None = None) -> StudyResult:
+    """Run (or reuse) every stage of the study and write the run directory's files."""
+    from harness.pipeline import graph
+
+    t0 = time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    runner = Runner(cache_dir or run_dir / "stages", progress, on_stage)
+    out = graph.execute(cfg, runner)
+    results = out.results
+    quality = out.quality
+    write_jsonl(run_dir / "results.jsonl", results)
+    write_jsonl(run_dir / "data_quality.jsonl", quality)
+    from reports.markdown import render_markdown
+
+    report = run_dir / "report.md"
+    from harness.io import atomic_write_text
+
+    atomic_write_text(report, render_markdown(results, quality, title=f"vigc-bench study: {cfg.name}"))
+    seconds = time.perf_counter() - t0
+    import torch
+    import transformers
+
+    write_json(run_dir / "manifest.json", {
+        "config": config_dict(cfg),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__,
+                     "transformers": transformers.__version__},
+        "seed": cfg.seed,
+        "stages": {o.name: {"key": o.key, "cached": o.cached, "seconds": round(o.seconds, 3),
+                            "path": str(o.path)} for o in runner.history},
+        "seconds": round(seconds, 3),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }, fsync=True)
+    return StudyResult(run_dir, results, quality, list(runner.history), report, seconds, out.notes)
