@@ -147,6 +147,22 @@ class StudyConfig(Section):
     predict: PredictConfig = PredictConfig()
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for confidence intervals")
 
+    @model_validator(mode="after")
+    def _cross_check(self) -> "StudyConfig":
+        v, w = self.foundation.vision, self.world
+        if w.kind == "embedded":
+            # One patch per grid cell: the vision pretraining labels each patch with its cell.
+            if v.image_size != w.image_size:
+                raise ValueError(f"foundation.vision.image_size ({v.image_size}) must equal world.image_size "
+                                 f"({w.image_size})")
+            if v.image_size % v.patch_size or v.image_size // v.patch_size != w.grid:
+                raise ValueError(f"foundation.vision.patch_size ({v.patch_size}) must split the image into "
+                                 f"world.grid ({w.grid}) patches per side")
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"targets: duplicate target names {names}")
+        return self
+
 
 def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
     """'; did you mean X?' for an unknown key, walking `loc` down the model's fields."""

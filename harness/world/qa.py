@@ -178,10 +178,10 @@ def multiple_choice(question: str, options: list[str], correct: int) -> tuple[st
     return "\n".join(lines), letters[correct]
 
 
-def size_class(w: float, image_w: float) -> str:
-    """'big' or 'small' from a box's width as a share of the image (the world's two sizes
-    are 0.2 and 0.11 of the width; 0.15 splits them)."""
-    return "big" if w / image_w >= 0.15 else "small"
+def size_class(w: float, image_w: float, grid: int = 4) -> str:
+    """'big' or 'small' from a box's width as a share of its grid cell (the world's two sizes
+    are 0.8 and 0.45 of a cell; 0.6 splits them, i.e. 0.15 of the width on the default 4x4 grid)."""
+    return "big" if w * grid / image_w >= 0.6 else "small"
 
 
 def known_from_scene(scene: "Scene") -> list[Known]:

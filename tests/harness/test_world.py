@@ -296,6 +296,13 @@ def test_relation_clear_cut_only() -> None:
         assert back == flip[r]
 
 
+@pytest.mark.parametrize("grid, size", [(2, 96), (3, 96), (4, 96), (6, 96), (8, 96), (4, 64), (8, 16)])
+def test_size_class_from_box_width(grid: int, size: int) -> None:
+    for s in split_scenes(0, "seed", 100, size, grid, 1, min(5, grid * grid)):
+        for o in s.objects:
+            assert qa.size_class(o.bbox[2], s.width, grid) == o.size, (grid, size, o.bbox)
+
+
 def test_qa_on_ground_truth() -> None:
     rng = random.Random(0)
     for s in split_scenes(2, "bench", 50, 96, 4, 2, 5):
@@ -306,7 +313,7 @@ def test_qa_on_ground_truth() -> None:
             assert qa.qa_count_shape(known, shape, rng).short == NUMBER_WORDS[n]
             assert qa.qa_exists(known, shape, rng).short == ("yes" if n else "no")
         for k, o in zip(known, s.objects):
-            assert qa.size_class(o.bbox[2], s.width) == o.size
+            assert qa.size_class(o.bbox[2], s.width) == o.size  # the default grid
             assert qa.quadrant_of(k) == quadrant(o, s.grid)
             ref = refer(k, known, avoid="colour")
             if ref is not None:
