@@ -77,8 +77,12 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
 
 def _threads() -> None:
     import torch
+    import transformers
 
     torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
+    # Our own bars show progress; transformers' per-file bars and warnings would bury them.
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
 
 @cli.command()

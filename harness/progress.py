@@ -31,9 +31,10 @@ class RichProgress:
     def __init__(self, console: Any) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                                 TextColumn("{task.fields[info]}"), console=console, transient=False)
+                                 TextColumn("{task.fields[info]}"), console=console, transient=False,
+                                 expand=False)
 
     def __enter__(self) -> "RichProgress":
         self.progress.start()

@@ -65,7 +65,9 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, max(1, steps // 20))
         idx = torch.randint(0, n, (batch,), generator=gen)
-        out = vision(pixel_values=pixels[idx]).last_hidden_state[:, 1:]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = vision(pixel_values=pixels[idx]).last_hidden_state[:, 1:]
+        out = out.float()
         y = labels[idx]
         loss = torch.zeros(())
         for k, head in enumerate(heads):
@@ -96,7 +98,8 @@ def pretrain_lm(lm: Any, token_batches: Sequence[Any], steps: int, lr: float, se
             g["lr"] = lr_at(step, steps, lr, max(1, steps // 20))
         ids, mask = token_batches[step % len(token_batches)]
         labels = ids.masked_fill(mask == 0, -100)
-        loss = lm(input_ids=ids, attention_mask=mask, labels=labels).loss
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = lm(input_ids=ids, attention_mask=mask, labels=labels).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)

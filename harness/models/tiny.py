@@ -7,7 +7,7 @@ pretrains those parts; these builders assemble a VLM around them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,9 +25,15 @@ class VisionSpec(BaseModel):
 
 
 class LMSpec(BaseModel):
-    """Size of the tiny Llama language model."""
+    """Size and family of the tiny language model.
+
+    `qwen3` (the default) normalises queries and keys per head, so attention can be sharp
+    from the start; in pilots that made attribute lookup ("what colour is the star?") and
+    localisation learn several times faster than the same-sized Llama.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+    family: Literal["qwen3", "llama"] = "qwen3"
     hidden: int = 192
     layers: int = 4
     heads: int = 4
@@ -62,14 +68,24 @@ def build_vision(arch: str, spec: VisionSpec) -> Any:
 
 
 def lm_config(vocab_size: int, spec: LMSpec, tokenizer: Any) -> Any:
-    """A Llama config sized by `spec`, with the tokenizer's special ids."""
-    from transformers import LlamaConfig
+    """A Qwen3 or Llama config sized by `spec`, with the tokenizer's special ids.
 
-    return LlamaConfig(vocab_size=vocab_size, hidden_size=spec.hidden, intermediate_size=spec.intermediate,
-                       num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
-                       num_key_value_heads=spec.heads, max_position_embeddings=spec.max_positions,
-                       tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id,
-                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    Attention is "eager": at these sizes plain matmul attention trains about 1.8x faster in
+    bf16 on CPU than the fused SDPA kernel, whose bf16 backward dominates the step.
+    """
+    from transformers import LlamaConfig, Qwen3Config
+
+    common = dict(vocab_size=vocab_size, hidden_size=spec.hidden, intermediate_size=spec.intermediate,
+                  num_hidden_layers=spec.layers, num_attention_heads=spec.heads, num_key_value_heads=spec.heads,
+                  max_position_embeddings=spec.max_positions, tie_word_embeddings=True,
+                  bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                  pad_token_id=tokenizer.pad_token_id)
+    if spec.family == "qwen3":
+        cfg = Qwen3Config(head_dim=spec.hidden // spec.heads, **common)
+    else:
+        cfg = LlamaConfig(**common)
+    cfg._attn_implementation = "eager"
+    return cfg
 
 
 def build_llava(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, vision_state: dict | None = None,
@@ -83,6 +99,7 @@ def build_llava(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, vision_state: 
                       vision_feature_layer=-1, vision_feature_select_strategy="default",
                       projector_hidden_act="gelu", tie_word_embeddings=True)
     model = LlavaForConditionalGeneration(cfg)
+    model.set_attn_implementation("eager")
     if vision_state is not None:
         model.model.vision_tower.load_state_dict(vision_state)
     if lm_state is not None:
@@ -102,12 +119,16 @@ def build_instructblip(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, num_que
                                      num_hidden_layers=qformer_layers, num_attention_heads=vspec.heads,
                                      intermediate_size=vspec.mlp, encoder_hidden_size=vspec.hidden,
                                      max_position_embeddings=lspec.max_positions,
-                                     pad_token_id=tokenizer.pad_token_id, cross_attention_frequency=1)
+                                     pad_token_id=tokenizer.pad_token_id, cross_attention_frequency=1,
+                                     # No dropout anywhere: training is then a pure function of
+                                     # (data order, weights), which makes resume exact.
+                                     hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     cfg = InstructBlipConfig(vision_config=vision_config("blip", vspec).to_dict(), qformer_config=qcfg.to_dict(),
                              text_config=lm_config(len(tokenizer), lspec, tokenizer).to_dict(),
                              num_query_tokens=num_query_tokens,
                              image_token_index=tokenizer.convert_tokens_to_ids(tokenizer.image_token))
     model = InstructBlipForConditionalGeneration(cfg)
+    model.set_attn_implementation("eager")
     # Query tokens start at zero, which makes every query identical: break the symmetry.
     with torch.no_grad():
         model.query_tokens.normal_(0.0, 0.02)

@@ -15,19 +15,19 @@ VERSION = 1
 def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: int = 8) -> Any:
     """A tiny VLM from the foundation's tokenizer, LM and vision tower (connector untrained)."""
     import torch
-    from transformers import AutoTokenizer, CLIPVisionModel, InstructBlipVisionModel, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer, CLIPVisionModel, InstructBlipVisionModel
 
     from harness.models.adapter import VLM, make_processor
     from harness.models.tiny import LMSpec, VisionSpec, build_instructblip, build_llava
 
     tok = AutoTokenizer.from_pretrained(lm_dir / "tokenizer")
-    lm = LlamaForCausalLM.from_pretrained(lm_dir / "lm")
+    lm = AutoModelForCausalLM.from_pretrained(lm_dir / "lm")
     vcls = CLIPVisionModel if arch == "llava" else InstructBlipVisionModel
     vision = vcls.from_pretrained(vision_dir / "vision")
     vc, lc = vision.config, lm.config
     vspec = VisionSpec(hidden=vc.hidden_size, layers=vc.num_hidden_layers, heads=vc.num_attention_heads,
                        mlp=vc.intermediate_size, image_size=vc.image_size, patch_size=vc.patch_size)
-    lspec = LMSpec(hidden=lc.hidden_size, layers=lc.num_hidden_layers, heads=lc.num_attention_heads,
+    lspec = LMSpec(family="qwen3" if lc.model_type == "qwen3" else "llama", hidden=lc.hidden_size, layers=lc.num_hidden_layers, heads=lc.num_attention_heads,
                    intermediate=lc.intermediate_size, max_positions=lc.max_position_embeddings)
     torch.manual_seed(0)
     if arch == "llava":

@@ -43,7 +43,8 @@ def content_text(m: dict[str, Any]) -> str:
     c = m["content"]
     if isinstance(c, str):
         return c
-    return "".join("<image>\n" if p["type"] == "image" else p["text"] for p in c)
+    return "".join(("<image>\n" if i == 0 else "\n<image>") if p["type"] == "image" else p["text"]
+                   for i, p in enumerate(c))
 
 
 def _render(tok: Any, messages: list[dict[str, Any]], gen: bool) -> str:
@@ -75,7 +76,8 @@ def derive_format(tok: Any) -> ChatFormat | None:
         return None
     fmt = ChatFormat(start=start_and_pre[: len(start_and_pre) - len(u_pre)], user_prefix=u_pre, user_suffix=user_suf,
                      assistant_prefix=a_pre, assistant_suffix=a_suf, generation=gen[len(one):])
-    probe = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "q one"}]},
+    probe = [{"role": "user", "content": [{"type": "text", "text": "q zero"}, {"type": "image"},
+                                          {"type": "text", "text": "q one"}]},
              {"role": "assistant", "content": [{"type": "text", "text": "a one"}]},
              {"role": "user", "content": [{"type": "text", "text": "q two"}]},
              {"role": "assistant", "content": [{"type": "text", "text": "a two"}]}]

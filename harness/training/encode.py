@@ -23,15 +23,25 @@ class Encoded:
 
 
 def llava_messages(conversations: Sequence[dict[str, str]] | Sequence[Any]) -> list[dict[str, Any]]:
-    """LLaVA `conversations` turns to chat messages; `<image>` becomes an image content part."""
+    """LLaVA `conversations` turns to chat messages; `<image>` becomes an image content part.
+
+    The image part keeps its place: LLaVA's data puts `<image>` before or after the first
+    question, and which one matters to a model (see `harness.models.adapter`).
+    """
     msgs: list[dict[str, Any]] = []
     for t in conversations:
         frm = t["from"] if isinstance(t, dict) else t.from_
         val = t["value"] if isinstance(t, dict) else t.value
         role = "user" if frm == "human" else "assistant"
         if "<image>" in val:
-            text = val.replace("<image>\n", "").replace("<image>", "").strip()
-            msgs.append({"role": role, "content": [{"type": "image"}, {"type": "text", "text": text}]})
+            before, _, after = val.partition("<image>")
+            parts: list[dict[str, Any]] = []
+            if before.strip():
+                parts.append({"type": "text", "text": before.strip()})
+            parts.append({"type": "image"})
+            if after.strip():
+                parts.append({"type": "text", "text": after.strip()})
+            msgs.append({"role": role, "content": parts})
         else:
             msgs.append({"role": role, "content": [{"type": "text", "text": val}]})
     return msgs
