@@ -218,7 +218,8 @@ def load_vlm(source: str | Path) -> VLM:
         arch = "instructblip"
     else:
         raise MissingResource(f"{src}: model type {cfg.model_type!r} is not supported (llava, instructblip)")
-    model = cls.from_pretrained(src)
+    attn = getattr(cfg, "vigc_attn_implementation", None)
+    model = cls.from_pretrained(src, **({"attn_implementation": attn} if attn else {}))
     model.eval()
     processor = AutoProcessor.from_pretrained(src)
     return VLM(model, processor, arch)

@@ -99,7 +99,7 @@ def build_llava(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, vision_state: 
                       vision_feature_layer=-1, vision_feature_select_strategy="default",
                       projector_hidden_act="gelu", tie_word_embeddings=True)
     model = LlavaForConditionalGeneration(cfg)
-    model.set_attn_implementation("eager")
+    _use_eager(model)
     if vision_state is not None:
         model.model.vision_tower.load_state_dict(vision_state)
     if lm_state is not None:
@@ -128,7 +128,7 @@ def build_instructblip(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, num_que
                              num_query_tokens=num_query_tokens,
                              image_token_index=tokenizer.convert_tokens_to_ids(tokenizer.image_token))
     model = InstructBlipForConditionalGeneration(cfg)
-    model.set_attn_implementation("eager")
+    _use_eager(model)
     # Query tokens start at zero, which makes every query identical: break the symmetry.
     with torch.no_grad():
         model.query_tokens.normal_(0.0, 0.02)
@@ -138,6 +138,12 @@ def build_instructblip(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, num_que
         model.language_model.load_state_dict(lm_state)
     model.generation_config = _generation_config(tokenizer)
     return model
+
+
+def _use_eager(model: Any) -> None:
+    # Recorded in config.json so that a reload uses the same kernels (and the same floats).
+    model.set_attn_implementation("eager")
+    model.config.vigc_attn_implementation = "eager"
 
 
 def _load_lm(backbone: Any, lm_head: Any, lm_state: dict) -> None:

@@ -157,9 +157,12 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
                                                          ignore_index=IGNORE, reduction="sum")
         loss = loss_sum / max(1, n_tokens)
         opt.zero_grad(set_to_none=False)
-        loss.backward()
+        if loss.requires_grad:
+            loss.backward()
         if world > 1:
             for p in params:
+                if p.grad is None:  # a rank whose share of the batch did not touch p
+                    p.grad = torch.zeros_like(p)
                 dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
             dist.all_reduce(loss_sum, op=dist.ReduceOp.SUM)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
