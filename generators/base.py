@@ -85,7 +85,9 @@ def to_llava(records: Sequence[GenerationRecord]) -> list[Conversation]:
     for key, recs in groups.items():
         turns: list[Turn] = []
         for i, r in enumerate(recs):
-            q = ("<image>\n" if i == 0 else "") + r.question
+            # The image follows the first question (LLaVA's data has it before or after): a
+            # model that reads the question first can look at the image for it.
+            q = r.question + ("\n<image>" if i == 0 else "")
             turns.append(Turn(**{"from": "human", "value": q}))
             turns.append(Turn(**{"from": "gpt", "value": r.answer}))
         out.append(Conversation(id=key, image=recs[0].image, conversations=tuple(turns)))

@@ -87,11 +87,20 @@ class LMPretrain(LMSpec):
     vocab_size: int = Field(1200, ge=300)
 
 
+class AlignConfig(Section):
+    """Connector pretraining (LLaVA's stage 1): patch features onto the LM's slot vectors."""
+
+    steps: int = Field(600, ge=0)
+    batch: int = Field(256, ge=1)
+    lr: float = Field(3e-3, gt=0)
+
+
 class FoundationConfig(Section):
     """The pretrained parts every tiny model is assembled from."""
 
     vision: VisionPretrain = VisionPretrain()
     lm: LMPretrain = LMPretrain()
+    align: AlignConfig = AlignConfig()
 
 
 class GeneratorConfig(Section):

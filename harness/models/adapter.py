@@ -135,9 +135,17 @@ class VLM:
         ids = [tok(t, add_special_tokens=False)["input_ids"][:128] or [tok.pad_token_id] for t in texts]
         return pad_batch(ids, tok.pad_token_id, left=False)
 
+    @property
+    def image_after_text(self) -> bool:
+        """Whether this model was trained with the image after the question (our tiny models)
+        or before it (LLaVA's own checkpoints)."""
+        return bool(getattr(self.model.config, "vigc_image_after_text", False))
+
     def prompt_ids(self, prompt: str, has_image: bool = True) -> list[int]:
         """Token ids of a single-turn user prompt, ending with the assistant header."""
-        content = ([{"type": "image"}] if has_image else []) + [{"type": "text", "text": prompt}]
+        text = [{"type": "text", "text": prompt}]
+        image = [{"type": "image"}] if has_image else []
+        content = text + image if self.image_after_text else image + text
         return encode_prompt(self.tokenizer, [{"role": "user", "content": content}], self.n_image_tokens,
                              self.image_prefix)
 

@@ -30,6 +30,19 @@ def patch_labels(scene: Scene) -> list[list[int]]:
     return out
 
 
+def patch_centres(scene: Scene) -> list[list[float]]:
+    """Per grid cell: the object's centre (x, y) scaled to [-1, 1], or [0, 0] for an empty cell.
+
+    Regressing it keeps a linear code of position in the patch features, which is what the
+    language model compares when it answers "is A left of B?".
+    """
+    g = scene.grid
+    out = [[0.0, 0.0] for _ in range(g * g)]
+    for o in scene.objects:
+        out[o.row * g + o.col] = [2 * o.cx / scene.width - 1, 2 * o.cy / scene.height - 1]
+    return out
+
+
 def head_sizes(grid: int) -> list[int]:
     """Class counts of the per-patch heads, in `patch_labels` order."""
     return [len(COLOURS) + 1, len(SHAPES) + 1, len(SIZES) + 1, grid, grid]
@@ -44,18 +57,20 @@ def lr_at(step: int, total: int, lr: float, warmup: int) -> float:
 
 
 def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int, batch: int, lr: float,
-                    seed: int, progress: ProgressFn | None = None) -> dict[str, float]:
+                    seed: int, progress: ProgressFn | None = None, centres: Any = None) -> dict[str, float]:
     """Train `vision` in place on per-patch attribute labels; returns final train accuracies.
 
     `pixels` is a float tensor [N, 3, H, W] already normalised; `labels` a long tensor
-    [N, cells, 5] from `patch_labels`.
+    [N, cells, 5] from `patch_labels`; `centres` an optional float tensor [N, cells, 2] from
+    `patch_centres`, regressed on the cells that hold an object.
     """
     import torch
 
     torch.manual_seed(seed)
     hidden = vision.config.hidden_size
     heads = torch.nn.ModuleList(torch.nn.Linear(hidden, k) for k in head_sizes(grid))
-    params = list(vision.parameters()) + list(heads.parameters())
+    centre_head = torch.nn.Linear(hidden, 2)
+    params = list(vision.parameters()) + list(heads.parameters()) + list(centre_head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(seed)
     vision.train()
@@ -74,6 +89,11 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
             logits = head(out)
             loss = loss + torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[..., k].reshape(-1))
             acc[("colour", "shape", "size", "row", "col")[k]] = (logits.argmax(-1) == y[..., k]).float().mean().item()
+        if centres is not None:
+            occupied = (y[..., 0] > 0).unsqueeze(-1).float()
+            err = ((centre_head(out) - centres[idx]) ** 2 * occupied).sum() / occupied.sum().clamp(min=1)
+            loss = loss + 10 * err
+            acc["centre_mse"] = err.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -114,3 +134,60 @@ def pretrain_lm(lm: Any, token_batches: Sequence[Any], steps: int, lr: float, se
 def elapsed(t0: float) -> float:
     """Seconds since `t0` (time.perf_counter)."""
     return time.perf_counter() - t0
+
+
+def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[int], tuple[list, list, Any]],
+                      steps: int, lr: float, seed: int, resume: Any = None,
+                      advance: Callable[[int, float], None] | None = None,
+                      checkpoint_every: int = 100) -> dict[str, float]:
+    """Pretrain `lm` (and the codebook's position directions) on slot documents.
+
+    `batch_fn(step)` returns (input ids, labels, slot attrs for the image placeholders in
+    order). Checkpoints go to `resume/lm_state.pt` so a killed run continues where it was.
+    """
+    import os
+
+    import torch
+
+    from harness.training.encode import IGNORE, pad_batch
+
+    torch.manual_seed(seed)
+    params = list(lm.parameters()) + [book.position]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    img_id = tokenizer.convert_tokens_to_ids(tokenizer.image_token)
+    emb = lm.get_input_embeddings()
+    start, loss_v = 0, float("nan")
+    ckpt = resume / "lm_state.pt" if resume is not None else None
+    if ckpt is not None and ckpt.is_file():
+        st = torch.load(ckpt, weights_only=False)
+        lm.load_state_dict(st["lm"])
+        book.position.data.copy_(st["position"])
+        opt.load_state_dict(st["opt"])
+        start = st["step"]
+    lm.train()
+    for step in range(start, steps):
+        ids_l, lab_l, attrs = batch_fn(step)
+        ids, mask = pad_batch(ids_l, tokenizer.pad_token_id, left=False)
+        labels, _ = pad_batch(lab_l, IGNORE, left=False)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, max(1, steps // 30))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            e = emb(ids)
+            if attrs.shape[0]:
+                slots = book.vectors(attrs, emb.weight).to(e.dtype)
+                e = e.masked_scatter((ids == img_id).unsqueeze(-1).expand_as(e), slots)
+            loss = lm(inputs_embeds=e, attention_mask=mask, labels=labels).loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        loss_v = loss.item()
+        if advance is not None:
+            advance(step + 1, loss_v)
+        if ckpt is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"lm": lm.state_dict(), "position": book.position.detach().clone(), "opt": opt.state_dict(),
+                        "step": step + 1}, tmp)
+            os.replace(tmp, ckpt)
+    lm.eval()
+    return {"loss": loss_v, "resumed_from": float(start)}

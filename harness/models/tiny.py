@@ -144,6 +144,8 @@ def _use_eager(model: Any) -> None:
     # Recorded in config.json so that a reload uses the same kernels (and the same floats).
     model.set_attn_implementation("eager")
     model.config.vigc_attn_implementation = "eager"
+    # Our data puts the image after the first question; prompts at inference do the same.
+    model.config.vigc_image_after_text = True
 
 
 def _load_lm(backbone: Any, lm_head: Any, lm_state: dict) -> None:

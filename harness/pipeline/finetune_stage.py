@@ -12,8 +12,10 @@ from harness.stages import StageContext, resume_dir
 VERSION = 1
 
 
-def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: int = 8) -> Any:
-    """A tiny VLM from the foundation's tokenizer, LM and vision tower (connector untrained)."""
+def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: int = 8,
+                  align_dir: Path | None = None) -> Any:
+    """A tiny VLM from the foundation's tokenizer, LM and vision tower, and the pretrained
+    connector from `align_dir` when given (else the connector starts untrained)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, CLIPVisionModel, InstructBlipVisionModel
 
@@ -35,6 +37,10 @@ def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: i
     else:
         model = build_instructblip(tok, vspec, lspec, num_query_tokens, vision_state=vision.state_dict(),
                                    lm_state=lm.state_dict())
+    if align_dir is not None and arch == "llava":
+        from safetensors.torch import load_file
+
+        model.model.multi_modal_projector.load_state_dict(load_file(str(align_dir / "projector.safetensors")))
     model.eval()
     return VLM(model, make_processor(arch, tok, vspec.image_size, vspec.patch_size, num_query_tokens), arch)
 
@@ -58,7 +64,8 @@ def run_finetune(ctx: StageContext) -> dict[str, Any]:
     if c.get("checkpoint"):
         vlm = load_vlm(c["checkpoint"])
     else:
-        vlm = assemble_tiny(c["arch"], ctx.input_path("lm"), ctx.input_path("vision"))
+        vlm = assemble_tiny(c["arch"], ctx.input_path("lm"), ctx.input_path("vision"),
+                            align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
     convs: list[Conversation] = []
     for role in sorted(r for r in ctx.inputs if r.startswith("data:")):
         convs.extend(load_conversations(ctx.input_path(role) / "llava.json"))

@@ -14,8 +14,8 @@ def run_vision(ctx: StageContext) -> dict[str, Any]:
     """Pretrain a vision tower on per-patch attributes of the foundation images; save it."""
     import torch
 
-    from harness.models.adapter import make_processor, open_image
-    from harness.models.foundation import patch_labels, pretrain_vision
+    from harness.models.adapter import open_image
+    from harness.models.foundation import patch_centres, patch_labels, pretrain_vision
     from harness.models.tiny import VisionSpec, build_vision
 
     c = ctx.config
@@ -24,23 +24,19 @@ def run_vision(ctx: StageContext) -> dict[str, Any]:
     world = ctx.input_path("world")
     scenes = read_scenes(world, "foundation")
     # The processor is the one the assembled VLM will use, so features match at train time.
-    ip = make_processor(c["arch"], _DummyTok(), spec.image_size, spec.patch_size).image_processor \
-        if False else _image_processor(c["arch"], spec.image_size)
+    ip = _image_processor(c["arch"], spec.image_size)
     task = ctx.progress(f"foundation: vision ({c['arch']}) pretraining", v["steps"])
     pix = torch.cat([ip([open_image(world / "images" / s.file_name) for s in scenes[i:i + 512]],
                         return_tensors="pt")["pixel_values"] for i in range(0, len(scenes), 512)])
     labels = torch.tensor([patch_labels(s) for s in scenes])
+    centres = torch.tensor([patch_centres(s) for s in scenes])
     torch.manual_seed(c["seed"])
     model = build_vision(c["arch"], spec)
     acc = pretrain_vision(model, pix, labels, scenes[0].grid, v["steps"], v["batch"], v["lr"], c["seed"],
-                          lambda s, t, m: task.advance(1, loss=m["loss"]))
+                          lambda s, t, m: task.advance(1, loss=m["loss"]), centres)
     task.close()
     model.save_pretrained(ctx.out_dir / "vision", safe_serialization=True)
     return {"train_accuracy": {k: round(x, 4) for k, x in acc.items()}, "images": len(scenes)}
-
-
-class _DummyTok:  # pragma: no cover - placeholder kept out of the processor path
-    pass
 
 
 def _image_processor(arch: str, image_size: int) -> Any:
@@ -54,3 +50,46 @@ def _image_processor(arch: str, image_size: int) -> Any:
     from transformers import BlipImageProcessorPil
 
     return BlipImageProcessorPil(size={"height": image_size, "width": image_size}, image_mean=mean, image_std=std)
+
+
+def run_align(ctx: StageContext) -> dict[str, Any]:
+    """Pretrain the LLaVA projector: patch features -> the LM's slot vectors (LLaVA's stage 1).
+
+    Only the projector trains (vision tower and LM frozen), on the foundation images, with a
+    mean-squared error to the slot vector of each patch's cell.
+    """
+    import torch
+    from safetensors.torch import save_file
+
+    from harness.models.slots import SlotCodebook, attrs_tensor
+    from harness.pipeline.features import feature_table
+    from harness.pipeline.finetune_stage import assemble_tiny
+
+    c = ctx.config
+    world = ctx.input_path("world")
+    scenes = read_scenes(world, "foundation")
+    vlm = assemble_tiny("llava", ctx.input_path("lm"), ctx.input_path("vision"))
+    book = SlotCodebook.load(ctx.input_path("lm"))
+    feats, rows = feature_table(vlm, [world / "images" / s.file_name for s in scenes])
+    feats = feats[rows]
+    with torch.no_grad():
+        target = book.vectors(attrs_tensor(scenes), vlm.model.get_input_embeddings().weight)
+    proj = vlm.model.model.multi_modal_projector
+    torch.manual_seed(c["seed"])
+    opt = torch.optim.AdamW(proj.parameters(), lr=c["lr"], weight_decay=0.0)
+    gen = torch.Generator().manual_seed(c["seed"])
+    task = ctx.progress("foundation: connector alignment", c["steps"])
+    err = float("nan")
+    for step in range(c["steps"]):
+        idx = torch.randint(0, len(scenes), (c["batch"],), generator=gen)
+        loss = ((proj(feats[idx]) - target[idx]) ** 2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        err = loss.item()
+        task.advance(1, mse=err)
+    task.close()
+    with torch.no_grad():
+        rel = (((proj(feats) - target) ** 2).mean() / target.pow(2).mean()).item()
+    save_file({k: v.contiguous() for k, v in proj.state_dict().items()}, str(ctx.out_dir / "projector.safetensors"))
+    return {"mse": round(err, 6), "relative_error": round(rel, 4)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.config import StudyConfig, TargetConfig, config_dict
+from harness.config import StudyConfig, config_dict
 from harness.pipeline import bench_stage, data_stage, finetune_stage, foundation_stage, lm_stage, world_stage
 from harness.records import QualityRecord, ResultRecord
 from harness.stages import Runner, Stage, StageOutput
@@ -21,11 +21,6 @@ class GraphOutput:
     quality: list[QualityRecord] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     stages: dict[str, StageOutput] = field(default_factory=dict)
-
-
-def target_label(t: TargetConfig) -> str:
-    """The name a target carries in results (the blind control is marked)."""
-    return t.name
 
 
 def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
@@ -48,19 +43,28 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
                                             foundation_stage.run_vision,
                                             {"vision": config_dict(cfg.foundation.vision), "arch": arch,
                                              "seed": seed}, {"world": world}))
+    align_out: dict[str, StageOutput] = {}
+    if "clip" in vision_out:
+        assert lm is not None
+        align_out["clip"] = runner.run(Stage("foundation/align-clip", foundation_stage.VERSION,
+                                             foundation_stage.run_align,
+                                             {**config_dict(cfg.foundation.align), "seed": seed},
+                                             {"world": world, "lm": lm, "vision": vision_out["clip"]}))
     parts = {"seed": runner.run(Stage("data/seed", data_stage.VERSION, data_stage.run_generate,
                                       {**config_dict(cfg.seed_data), "split": "seed", "seed": seed},
                                       {"world": world}))}
     bench = runner.run(Stage("bench-files", bench_stage.VERSION, bench_stage.run_bench_files,
                              {"benchmarks": list(cfg.benchmarks), "seed": seed}, {"world": world}))
     for t in cfg.targets:
-        label = target_label(t)
+        label = t.name
         for source in cfg.sources:
             inputs: dict[str, StageOutput] = {"world": world}
             if t.checkpoint is None:
                 assert lm is not None
                 inputs["lm"] = lm
                 inputs["vision"] = vision_out[VISION_ARCH[t.arch]]
+                if VISION_ARCH[t.arch] in align_out:
+                    inputs["align"] = align_out[VISION_ARCH[t.arch]]
             for p in SOURCE_PARTS[source]:
                 inputs[f"data:{p}"] = parts[p]
             ft = runner.run(Stage(f"finetune/{label}/{source}", finetune_stage.VERSION, finetune_stage.run_finetune,

@@ -1,9 +1,10 @@
 """Stage `foundation/lm`: train the tokenizer and pretrain the language model on world text.
 
-The stand-in for an LLM's pretraining: captions of the foundation images, the knowledge base
-(as sentences and as questions with short answers), and questions about scenes *described in
-words*, so the model arrives at instruction tuning fluent in the world's language and facts,
-and practised at answering from context, but having never seen an image.
+The stand-in for an LLM's pretraining. Most documents are questions about a scene written as
+object slots (see `harness.models.slots`), placed where an image's tokens will later go, with
+the question before them; the rest is plain text: the knowledge base as questions with short
+answers, and captions. The model arrives at instruction tuning fluent in the world's words
+and facts and practised at answering from context, having never seen an image.
 """
 
 from __future__ import annotations
@@ -11,57 +12,53 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from generators.templates import object_qas
-from harness.stages import StageContext
+from generators.base import ImageInfo
+from generators.language_only import template_records
+from harness.records import Scene
+from harness.stages import StageContext, resume_dir
 from harness.world.captions import make_captions
-from harness.world.corpus import corpus, knowledge_qa, knowledge_sentences
+from harness.world.corpus import corpus, knowledge_qa
 from harness.world.export import read_scenes
-from harness.world.qa import known_from_scene, quadrant_of
+from harness.world.qa import known_from_scene
 
-VERSION = 1
-
-
-def describe_scene(scene: Any) -> str:
-    """The scene in words, object by object (what an LLM would be told instead of shown)."""
-    parts = [f"a {o.size} {o.colour} {o.shape} in the {quadrant_of(o)} (x={o.cx:.2f}, y={o.cy:.2f})"
-             for o in known_from_scene(scene)]
-    return "The picture shows " + "; ".join(parts) + "."
+VERSION = 2
+DATA_TYPES = ("conversation", "conversation", "conversation", "detail", "complex_reasoning", "knowledge_vqa")
 
 
-def lm_documents(scenes: list[Any], seed: int, n_docs: int) -> list[list[dict[str, Any]]]:
-    """Chat-format training documents (lists of messages)."""
-    rng = random.Random(f"lm-docs/{seed}")
-    facts = knowledge_sentences()
-    docs: list[list[dict[str, Any]]] = []
-    for i in range(n_docs):
-        kind = i % 4
-        s = scenes[i % len(scenes)]
-        if kind == 0:
-            q, a = knowledge_qa(rng)
-            docs.append([{"role": "user", "content": q}, {"role": "assistant", "content": a}])
-        elif kind == 1:
-            cap = rng.choice(make_captions(s, seed, 3))
-            docs.append([{"role": "user", "content": rng.choice(facts)}, {"role": "assistant", "content": cap}])
-        else:
-            qas = object_qas(known_from_scene(s), rng)
-            rng.shuffle(qas)
-            msgs: list[dict[str, Any]] = []
-            for k, qa in enumerate(qas[:3]):
-                text = (describe_scene(s) + "\n" + qa.question) if k == 0 else qa.question
-                msgs += [{"role": "user", "content": text}, {"role": "assistant", "content": qa.answer}]
-            docs.append(msgs)
-    return docs
+def scene_doc(scene: Scene, rng: random.Random) -> list[dict[str, Any]]:
+    """Chat messages about `scene`; the first user turn holds the image (slot) placeholder."""
+    info = ImageInfo(scene.image_id, scene.file_name, None, scene.width, scene.height)  # type: ignore[arg-type]
+    dt = rng.choice(DATA_TYPES)
+    recs = template_records(info, known_from_scene(scene), [dt], rng, "lm")
+    turns = 1 if rng.random() < 0.6 else 3
+    msgs: list[dict[str, Any]] = []
+    for k, r in enumerate(recs[:turns]):
+        content: list[dict[str, Any]] = [{"type": "text", "text": r.question}]
+        if k == 0:
+            content.append({"type": "image"})
+        msgs += [{"role": "user", "content": content}, {"role": "assistant", "content": r.answer}]
+    return msgs
+
+
+def text_doc(scene: Scene, seed: int, rng: random.Random) -> list[dict[str, Any]]:
+    """A plain-text document: a knowledge question, or a request answered by a caption."""
+    if rng.random() < 0.6:
+        q, a = knowledge_qa(rng)
+    else:
+        q, a = "Write a caption for a picture of shapes.", rng.choice(make_captions(scene, seed, 3))
+    return [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
 
 
 def run_lm(ctx: StageContext) -> dict[str, Any]:
-    """Train the tokenizer, then pretrain the LM; save both (safetensors)."""
+    """Train the tokenizer, then pretrain the LM with its slot codebook; save them."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    from harness.models.foundation import pretrain_lm
+    from harness.models.foundation import pretrain_lm_slots
+    from harness.models.slots import SlotCodebook, attrs_tensor
     from harness.models.tiny import LMSpec, lm_config
     from harness.models.tokenizer import train_tokenizer
-    from harness.training.encode import encode_chat, pad_batch
+    from harness.training.encode import encode_chat
 
     c = ctx.config
     cfg = c["lm"]
@@ -69,20 +66,42 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     scenes = read_scenes(ctx.input_path("world"), "foundation")
     rng = random.Random(f"tokenizer/{seed}")
     texts = list(corpus(scenes, seed))
-    for s in scenes[:2000]:
-        texts += [x for qa in object_qas(known_from_scene(s), rng) for x in (qa.question, qa.answer)]
-        texts.append(describe_scene(s))
+    for s in scenes[:1500]:
+        texts += [x for m in scene_doc(s, rng) for x in _texts(m)]
     tok = train_tokenizer(texts, cfg["vocab_size"])
     tok.save_pretrained(ctx.out_dir / "tokenizer")
     spec = LMSpec(**{k: cfg[k] for k in LMSpec.model_fields})
     torch.manual_seed(seed)
     lm = AutoModelForCausalLM.from_config(lm_config(len(tok), spec, tok))
-    docs = lm_documents(scenes, seed, cfg["steps"] * cfg["batch"])
-    enc = [encode_chat(tok, d, 0).input_ids for d in docs]
-    batches = [pad_batch(enc[i:i + cfg["batch"]], tok.pad_token_id, left=False)
-               for i in range(0, len(enc), cfg["batch"])]
+    book = SlotCodebook.create(tok, spec.hidden, seed)
+    cells = scenes[0].grid ** 2
+    attrs = attrs_tensor(scenes)
+
+    def batch(step: int) -> tuple[list[list[int]], list[list[int]], Any]:
+        # A pure function of the step, so a resumed run sees the same batches.
+        brng = random.Random(f"lm-batch/{seed}/{step}")
+        ids, labels, rows = [], [], []
+        for _ in range(cfg["batch"]):
+            i = brng.randrange(len(scenes))
+            if brng.random() < 0.8:
+                msgs, rows_i = scene_doc(scenes[i], brng), [i]
+            else:
+                msgs, rows_i = text_doc(scenes[i], seed, brng), []
+            e = encode_chat(tok, msgs, cells)
+            ids.append(e.input_ids)
+            labels.append(e.labels)
+            rows += rows_i
+        return ids, labels, attrs[rows] if rows else attrs[:0]
+
     task = ctx.progress("foundation: LM pretraining", cfg["steps"])
-    loss = pretrain_lm(lm, batches, cfg["steps"], cfg["lr"], seed, lambda s, t, m: task.advance(1, loss=m["loss"]))
+    log = pretrain_lm_slots(lm, book, tok, batch, cfg["steps"], cfg["lr"], seed, resume_dir(ctx),
+                            lambda s, loss: task.advance(1, loss=loss))
     task.close()
     lm.save_pretrained(ctx.out_dir / "lm", safe_serialization=True)
-    return {"final_loss": round(loss, 4), "vocab": len(tok), "documents": len(docs)}
+    book.save(ctx.out_dir)
+    return {"final_loss": round(log["loss"], 4), "vocab": len(tok), "resumed_from": log["resumed_from"]}
+
+
+def _texts(m: dict[str, Any]) -> list[str]:
+    c = m["content"]
+    return [c] if isinstance(c, str) else [p["text"] for p in c if p["type"] == "text"]

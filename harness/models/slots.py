@@ -1,0 +1,93 @@
+"""Scenes written for the language model as object slots: one "compound word" per grid cell.
+
+Before it sees images, the LM learns to answer questions about scenes given in this form: in
+the positions where an image's tokens will later go, each cell of the scene is one vector, the
+sum of the LM's own word embeddings for the object's colour, shape and size plus a linear code
+of its position (zero for an empty cell). That is the stand-in for an LLM's in-context skill
+with object lists. The connector is then pretrained to map vision-tower patch features onto
+these vectors (LLaVA's stage 1: align vision to the LM), so that instruction tuning starts
+from a model whose image tokens already mean something to its LM.
+
+Pilots (2 cores, 4-layer 192-wide Qwen3): learning attribute lookup directly from images
+inside a VLM stayed near chance after 40k-200k instruction samples; on slots it crosses a
+threshold after ~60k questions (colour, size, count, existence at ~100%) and position and
+relations follow by ~150k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from harness.records import Scene
+from harness.world.spec import COLOURS, SHAPES, SIZES
+
+SLOT_FILE = "slots.safetensors"
+
+
+def word_id(tokenizer: Any, word: str) -> int:
+    """The id of `word` as it appears mid-sentence (last token of ' word')."""
+    return int(tokenizer(" " + word, add_special_tokens=False)["input_ids"][-1])
+
+
+def scene_attrs(scene: Scene) -> list[list[float]]:
+    """Per cell: [colour, shape, size, x, y] (indices; x, y in [-1, 1]); colour -1 = empty."""
+    g = scene.grid
+    colours, shapes = list(COLOURS), list(SHAPES)
+    out = [[-1.0, -1.0, -1.0, 0.0, 0.0] for _ in range(g * g)]
+    for o in scene.objects:
+        out[o.row * g + o.col] = [float(colours.index(o.colour)), float(shapes.index(o.shape)),
+                                  float(SIZES.index(o.size)), 2 * o.cx / scene.width - 1, 2 * o.cy / scene.height - 1]
+    return out
+
+
+@dataclass
+class SlotCodebook:
+    """Word ids per attribute value and the two learned position directions."""
+
+    colour_ids: Any  # long tensor [n_colours]
+    shape_ids: Any
+    size_ids: Any
+    position: Any  # float tensor [2, hidden]: x and y directions (a trainable parameter)
+
+    @classmethod
+    def create(cls, tokenizer: Any, hidden: int, seed: int) -> "SlotCodebook":
+        """A codebook for `tokenizer` with freshly initialised position directions."""
+        import torch
+
+        g = torch.Generator().manual_seed(seed)
+        pos = torch.nn.Parameter(torch.randn(2, hidden, generator=g) * 0.02)
+        ids = [torch.tensor([word_id(tokenizer, w) for w in words]) for words in (COLOURS, SHAPES, SIZES)]
+        return cls(ids[0], ids[1], ids[2], pos)
+
+    def vectors(self, attrs: Any, embedding: Any) -> Any:
+        """Slot vectors [B, cells, hidden] from attrs [B, cells, 5] and the LM's embedding matrix."""
+        present = (attrs[..., 0] >= 0).unsqueeze(-1).to(embedding.dtype)
+        a = attrs[..., :3].long().clamp(min=0)
+        v = (embedding[self.colour_ids[a[..., 0]]] + embedding[self.shape_ids[a[..., 1]]]
+             + embedding[self.size_ids[a[..., 2]]] + attrs[..., 3:4] * self.position[0]
+             + attrs[..., 4:5] * self.position[1])
+        return v * present
+
+    def save(self, out: Path) -> None:
+        """Write the codebook (safetensors)."""
+        from safetensors.torch import save_file
+
+        save_file({"colour_ids": self.colour_ids, "shape_ids": self.shape_ids, "size_ids": self.size_ids,
+                   "position": self.position.detach().contiguous()}, str(out / SLOT_FILE))
+
+    @classmethod
+    def load(cls, directory: Path) -> "SlotCodebook":
+        """Read a codebook written by `save`."""
+        from safetensors.torch import load_file
+
+        t = load_file(str(directory / SLOT_FILE))
+        return cls(t["colour_ids"], t["shape_ids"], t["size_ids"], t["position"])
+
+
+def attrs_tensor(scenes: Sequence[Scene]) -> Any:
+    """[N, cells, 5] float tensor of `scene_attrs`."""
+    import torch
+
+    return torch.tensor([scene_attrs(s) for s in scenes])
