@@ -144,6 +144,15 @@ def report(run_dir: str, fmt: str, out_file: str | None) -> None:
         click.echo(text)
 
 
+def _attach() -> None:
+    from harness.cli_quality import quality
+
+    cli.add_command(quality)
+
+
+_attach()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn `VigcError` into one line and an exit code."""
     try:
