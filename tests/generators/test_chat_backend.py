@@ -71,7 +71,7 @@ def test_happy_path_records_ids_and_llava(server):
     convs = to_llava(recs)
     assert [c.id for c in convs] == [f"{i}-{dt}-0" for i in (1, 2) for dt in TYPES]
     turns = convs[0].conversations
-    assert len(turns) == 4 and turns[0].value.startswith("<image>\n") and not turns[2].value.startswith("<image>")
+    assert len(turns) == 4 and turns[0].value.endswith("\n<image>") and "<image>" not in turns[2].value
     assert convs[0].image == "000000000001.jpg"
 
 
