@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-from harness.world.qa import (QA, Known, article, cap, number, qa_bigger, qa_colour, qa_count, qa_count_shape,
+from harness.world.qa import (QA, Known, article, as_multiple_choice, cap, number, qa_bigger, qa_colour, qa_count, qa_count_shape,
                               qa_exists, qa_relation, qa_shape_of_colour, qa_size, qa_where, quadrant_of, refer)
 from harness.world.spec import COLOUR_INFO, SHAPES
 
@@ -54,8 +54,13 @@ def object_qas(objs: Sequence[Known], rng: random.Random) -> list[QA]:
     return out
 
 
-def conversation_qas(objs: Sequence[Known], rng: random.Random, turns: tuple[int, int] = (4, 6)) -> list[tuple[str, str]]:
-    """A multi-turn conversation: a random selection of the supported questions."""
+def conversation_qas(objs: Sequence[Known], rng: random.Random, turns: tuple[int, int] = (4, 6),
+                     mc_fraction: float = 0.2) -> list[tuple[str, str]]:
+    """A multi-turn conversation: a random selection of the supported questions.
+
+    A share `mc_fraction` of the turns is asked as a multiple-choice question answered with
+    the option's letter, as LLaVA-1.5's training mix does.
+    """
     qas = object_qas(objs, rng)
     rng.shuffle(qas)
     n = rng.randint(*turns)
@@ -68,7 +73,11 @@ def conversation_qas(objs: Sequence[Known], rng: random.Random, turns: tuple[int
             seen[qa.kind] = seen.get(qa.kind, 0) + 1
         if len(picked) == n:
             break
-    return [(qa.question, qa.answer) for qa in picked]
+    out = []
+    for qa in picked:
+        mc = as_multiple_choice(qa, rng) if rng.random() < mc_fraction else None
+        out.append(mc if mc is not None else (qa.question, qa.answer))
+    return out
 
 
 def _describe(o: Known) -> str:

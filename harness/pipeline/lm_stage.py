@@ -14,29 +14,45 @@ from typing import Any
 
 from generators.base import ImageInfo
 from generators.language_only import template_records
+from generators.templates import object_qas
 from harness.records import Scene
 from harness.stages import StageContext, resume_dir
 from harness.world.captions import make_captions
 from harness.world.corpus import corpus, knowledge_qa
 from harness.world.export import read_scenes
-from harness.world.qa import known_from_scene
+from harness.world.qa import as_multiple_choice, known_from_scene
 
-VERSION = 2
-DATA_TYPES = ("conversation", "conversation", "conversation", "detail", "complex_reasoning", "knowledge_vqa")
+VERSION = 3
+DATA_TYPES = ("conversation",) * 6 + ("detail", "complex_reasoning", "knowledge_vqa")
 
 
 def scene_doc(scene: Scene, rng: random.Random) -> list[dict[str, Any]]:
-    """Chat messages about `scene`; the first user turn holds the image (slot) placeholder."""
-    info = ImageInfo(scene.image_id, scene.file_name, None, scene.width, scene.height)  # type: ignore[arg-type]
+    """Chat messages about `scene`; the first user turn holds the image (slot) placeholder.
+
+    Questions are drawn kind-first (count, colour, where, relation, ...), so that the rarer
+    kinds, which are also the harder ones (relations need two lookups), are not drowned out
+    by the many single-object questions a scene supports.
+    """
     dt = rng.choice(DATA_TYPES)
-    recs = template_records(info, known_from_scene(scene), [dt], rng, "lm")
-    turns = 1 if rng.random() < 0.6 else 3
+    pairs: list[tuple[str, str]] = []
+    if dt != "conversation":
+        info = ImageInfo(scene.image_id, scene.file_name, None, scene.width, scene.height)  # type: ignore[arg-type]
+        pairs = [(r.question, r.answer) for r in template_records(info, known_from_scene(scene), [dt], rng, "lm")[:1]]
+    if not pairs:  # a conversation, or a template that had nothing to say about this scene
+        by_kind: dict[str, list[Any]] = {}
+        for qa in object_qas(known_from_scene(scene), rng):
+            by_kind.setdefault(qa.kind, []).append(qa)
+        kinds = sorted(by_kind)
+        for _ in range(1 if rng.random() < 0.6 else 3):
+            qa = rng.choice(by_kind[rng.choice(kinds)])
+            mc = as_multiple_choice(qa, rng) if rng.random() < 0.25 else None
+            pairs.append(mc if mc is not None else (qa.question, qa.answer))
     msgs: list[dict[str, Any]] = []
-    for k, r in enumerate(recs[:turns]):
-        content: list[dict[str, Any]] = [{"type": "text", "text": r.question}]
+    for k, (q, a) in enumerate(pairs):
+        content: list[dict[str, Any]] = [{"type": "text", "text": q}]
         if k == 0:
             content.append({"type": "image"})
-        msgs += [{"role": "user", "content": content}, {"role": "assistant", "content": r.answer}]
+        msgs += [{"role": "user", "content": content}, {"role": "assistant", "content": a}]
     return msgs
 
 

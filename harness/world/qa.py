@@ -187,3 +187,49 @@ def size_class(w: float, image_w: float, grid: int = 4) -> str:
 def known_from_scene(scene: "Scene") -> list[Known]:
     """Ground truth as `Known` objects: everything, colours included."""
     return [Known(o.shape, o.size, o.cx / scene.width, o.cy / scene.height, o.colour) for o in scene.objects]
+
+
+QUADRANTS = ("top left", "top right", "bottom left", "bottom right")
+
+
+def _option_pool(qa: QA) -> list[str] | None:
+    from harness.world.spec import COLOURS
+
+    if qa.kind in ("count", "count_shape"):
+        return [str(i) for i in range(0 if qa.kind == "count_shape" else 1, 7)]
+    if qa.kind == "colour":
+        return list(COLOURS)
+    if qa.kind == "shape":
+        return list(SHAPES)
+    if qa.kind == "where":
+        return list(QUADRANTS)
+    if qa.kind == "size":
+        return ["small", "big"]
+    if qa.kind == "exists":
+        return ["yes", "no"]
+    if qa.kind == "relation":
+        return ["left", "right"] if qa.short in ("left", "right") else ["above", "below"]
+    if qa.kind == "bigger":
+        inner = qa.question[len("Which is bigger, "):-1]
+        a, _, b = inner.partition(" or ")
+        return [a, b]
+    return None
+
+
+def as_multiple_choice(qa: QA, rng: random.Random, n_options: int = 4) -> tuple[str, str] | None:
+    """The question with lettered options (LLaVA-1.5 layout) and the correct letter.
+
+    Counts become digits, as benchmark options write them; None for kinds without options.
+    """
+    pool = _option_pool(qa)
+    if pool is None:
+        return None
+    correct = qa.short
+    if qa.kind in ("count", "count_shape"):
+        correct = str(NUMBER_WORDS.index(qa.short)) if qa.short in NUMBER_WORDS else qa.short
+    if correct not in pool:
+        return None
+    wrong = [p for p in pool if p != correct]
+    options = rng.sample(wrong, min(n_options - 1, len(wrong))) + [correct]
+    rng.shuffle(options)
+    return multiple_choice(qa.question, options, options.index(correct))
