@@ -135,6 +135,44 @@ class TargetConfig(Section):
     finetune: FinetuneConfig = FinetuneConfig()
 
 
+class VICConfig(Section):
+    """VIG + VIC generation with the trained VIGC model."""
+
+    data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
+    per_image: int = Field(1, ge=1)
+    max_sentences: int | None = Field(4, ge=1, description="VIC stops after this many sentences (None: no limit)")
+    at_eos: bool = Field(True, description="VIC stops when the model ends the answer")
+    batch_size: int = Field(64, ge=1)
+
+
+class VIGCConfig(Section):
+    """The VIGC model (InstructBLIP-style) and the data it generates on the extra images."""
+
+    enabled: bool = False
+    num_query_tokens: int = Field(16, ge=1)
+    train_data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
+    finetune: FinetuneConfig = FinetuneConfig(train_lm=False)
+    generate: VICConfig = VICConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> "VIGCConfig":
+        from generators.base import DATA_TYPES
+
+        for dt in (*self.train_data_types, *self.generate.data_types):
+            if dt not in DATA_TYPES:
+                raise ValueError(f"unknown data type {dt!r} (known: {', '.join(DATA_TYPES)})")
+        if self.generate.max_sentences is None and not self.generate.at_eos:
+            raise ValueError("vigc.generate needs max_sentences, at_eos, or both")
+        return self
+
+
+class QualityConfig(Section):
+    """Data-quality metrics of every data part."""
+
+    enabled: bool = True
+    meteor: bool = Field(False, description="METEOR needs java and ~10 s to start")
+
+
 class PredictConfig(Section):
     """Inference settings for benchmark predictions."""
 
@@ -151,6 +189,11 @@ class StudyConfig(Section):
     foundation: FoundationConfig = FoundationConfig()
     seed_data: GeneratorConfig = GeneratorConfig()
     targets: tuple[TargetConfig, ...] = (TargetConfig(name="llava"),)
+    extra_data_types: tuple[str, ...] = Field(
+        ("conversation", "detail", "complex_reasoning", "knowledge_vqa"),
+        description="data types of every part made on the extra images (lang, gold, vig, vigc)")
+    vigc: VIGCConfig = VIGCConfig()
+    quality: QualityConfig = QualityConfig()
     sources: tuple[str, ...] = ("seed",)
     benchmarks: tuple[str, ...] = ("pope", "mmbench")
     predict: PredictConfig = PredictConfig()
@@ -167,6 +210,9 @@ class StudyConfig(Section):
             if v.image_size % v.patch_size or v.image_size // v.patch_size != w.grid:
                 raise ValueError(f"foundation.vision.patch_size ({v.patch_size}) must split the image into "
                                  f"world.grid ({w.grid}) patches per side")
+        if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded":
+            raise ValueError(f"vigc.num_query_tokens ({self.vigc.num_query_tokens}) must be world.grid squared "
+                             f"({w.grid ** 2}): one query per cell")
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"targets: duplicate target names {names}")

@@ -73,7 +73,10 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     report = run_dir / "report.md"
     from harness.io import atomic_write_text
 
-    atomic_write_text(report, render_markdown(results, quality, title=f"vigc-bench study: {cfg.name}"))
+    atomic_write_text(report, render_markdown(results, quality, title=f"vigc-bench study: {cfg.name}",
+                                              vic_effect=out.notes.get("vic_effect")))
+    if "vic_effect" in out.notes:
+        write_json(run_dir / "vic_effect.json", out.notes["vic_effect"])
     seconds = time.perf_counter() - t0
     import torch
     import transformers

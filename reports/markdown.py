@@ -32,14 +32,21 @@ def leaderboard(results: Sequence[ResultRecord], metrics: Sequence[str] | None =
         cell = {(r.target, r.source, r.metric): r for r in rows}
         n = max(r.n for r in rows)
         parts.append(f"### {bench} ({split}, n={n}, protocol: {rows[0].protocol})\n")
-        parts.append("| target | source | " + " | ".join(ms) + " |")
-        parts.append("|---|---|" + "---|" * len(ms))
-        for t, s in models:
-            vals = []
+
+        def val(t: str, s: str, m: str) -> str:
+            r = cell.get((t, s, m))
+            return fmt_value(r.value, r.ci_low, r.ci_high) if r else "–"
+
+        if len(ms) <= 6:
+            parts.append("| target | source | " + " | ".join(ms) + " |")
+            parts.append("|---|---|" + "---|" * len(ms))
+            for t, s in models:
+                parts.append(f"| {t} | {s} | " + " | ".join(val(t, s, m) for m in ms) + " |")
+        else:  # many metrics (MMBench categories): one row per metric reads better
+            parts.append("| metric | " + " | ".join(f"{t} / {s}" for t, s in models) + " |")
+            parts.append("|---|" + "---|" * len(models))
             for m in ms:
-                r = cell.get((t, s, m))
-                vals.append(fmt_value(r.value, r.ci_low, r.ci_high) if r else "–")
-            parts.append(f"| {t} | {s} | " + " | ".join(vals) + " |")
+                parts.append(f"| {m} | " + " | ".join(val(t, s, m) for t, s in models) + " |")
         parts.append("")
     return "\n".join(parts)
 
@@ -58,10 +65,30 @@ def quality_table(quality: Sequence[QualityRecord]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_markdown(results: Sequence[ResultRecord], quality: Sequence[QualityRecord], title: str) -> str:
-    """The whole report: leaderboards, then data quality."""
+def vic_table(effect: dict) -> str:
+    """VIG vs VIC on the same questions: levels and paired differences with 95% CIs."""
+    keys = [("factual_accuracy", "factual accuracy"), ("chair_i", "CHAIRi"),
+            ("attribute_error_rate", "attribute errors"), ("sentences", "sentences")]
+    out = ["| data type | n | " + " | ".join(f"{lab}: VIG → VIC (Δ)" for _, lab in keys) + " | changed |",
+           "|---|---|" + "---|" * (len(keys) + 1)]
+    for dt, e in effect.items():
+        v, ci = e["values"], e["ci95"]
+        cells = []
+        for k, _ in keys:
+            d = f"diff_{k}"
+            delta = f" ({v[d]:+.1f} [{ci[d][0]:+.1f}, {ci[d][1]:+.1f}])" if d in v and d in ci else ""
+            cells.append(f"{v[f'vig_{k}']:.1f} → {v[f'vic_{k}']:.1f}{delta}")
+        out.append(f"| {dt} | {e['n_records']} | " + " | ".join(cells) + f" | {v['changed']:.0f}% |")
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(results: Sequence[ResultRecord], quality: Sequence[QualityRecord], title: str,
+                    vic_effect: dict | None = None) -> str:
+    """The whole report: leaderboards, data quality, and VIC's paired effect."""
     out = [f"# {title}\n", "Values are percentages with 95% bootstrap confidence intervals.\n", "## Leaderboards\n",
            leaderboard(results) or "_no results_\n"]
     if quality:
         out += ["## Data quality\n", quality_table(quality)]
+    if vic_effect:
+        out += ["## VIC against VIG on the same questions\n", vic_table(vic_effect)]
     return "\n".join(out)

@@ -37,10 +37,15 @@ def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: i
     else:
         model = build_instructblip(tok, vspec, lspec, num_query_tokens, vision_state=vision.state_dict(),
                                    lm_state=lm.state_dict())
-    if align_dir is not None and arch == "llava":
+    if align_dir is not None:
         from safetensors.torch import load_file
 
-        model.model.multi_modal_projector.load_state_dict(load_file(str(align_dir / "projector.safetensors")))
+        from harness.pipeline.foundation_stage import CONNECTOR_FILE
+
+        state = load_file(str(align_dir / CONNECTOR_FILE))
+        missing = set(state) - set(dict(model.named_parameters()))
+        assert not missing, f"connector keys not in the model: {sorted(missing)[:3]}"
+        model.load_state_dict(state, strict=False)
     model.eval()
     return VLM(model, make_processor(arch, tok, vspec.image_size, vspec.patch_size, num_query_tokens), arch)
 
@@ -65,10 +70,11 @@ def run_finetune(ctx: StageContext) -> dict[str, Any]:
         vlm = load_vlm(c["checkpoint"])
     else:
         vlm = assemble_tiny(c["arch"], ctx.input_path("lm"), ctx.input_path("vision"),
+                            num_query_tokens=c.get("num_query_tokens", 16),
                             align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
     convs: list[Conversation] = []
-    for role in sorted(r for r in ctx.inputs if r.startswith("data:")):
-        convs.extend(load_conversations(ctx.input_path(role) / "llava.json"))
+    for role, fname in sorted(c["files"].items()):
+        convs.extend(load_conversations(ctx.input_path(role) / fname))
     image_root = ctx.input_path("world") / "images"
     images = sorted({cv.image for cv in convs})
     feats, rows = feature_table(vlm, [image_root / im for im in images], blind=c.get("blind", False))

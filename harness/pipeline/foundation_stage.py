@@ -7,7 +7,7 @@ from typing import Any
 from harness.stages import StageContext
 from harness.world.export import read_scenes
 
-VERSION = 1
+VERSION = 2
 
 
 def run_vision(ctx: StageContext) -> dict[str, Any]:
@@ -52,44 +52,73 @@ def _image_processor(arch: str, image_size: int) -> Any:
     return BlipImageProcessorPil(size={"height": image_size, "width": image_size}, image_mean=mean, image_std=std)
 
 
-def run_align(ctx: StageContext) -> dict[str, Any]:
-    """Pretrain the LLaVA projector: patch features -> the LM's slot vectors (LLaVA's stage 1).
+CONNECTOR_FILE = "connector.safetensors"
 
-    Only the projector trains (vision tower and LM frozen), on the foundation images, with a
-    mean-squared error to the slot vector of each patch's cell.
+
+def connector_parameters(vlm: Any) -> dict[str, Any]:
+    """The connector's parameters by model-level name: LLaVA's projector, or InstructBLIP's
+    query tokens, Q-Former and language projection."""
+    prefixes = ("model.multi_modal_projector.",) if vlm.arch == "llava" else (
+        "query_tokens", "qformer.", "language_projection.")
+    return {n: p for n, p in vlm.model.named_parameters() if n.startswith(prefixes)}
+
+
+def run_align(ctx: StageContext) -> dict[str, Any]:
+    """Pretrain the connector: image tokens -> the LM's slot vectors (LLaVA's stage 1).
+
+    Only the connector trains (vision tower and LM frozen), on the foundation images, with a
+    mean-squared error to the slot vector of each cell. For InstructBLIP there is one query
+    per cell, and the Q-Former reads an instruction drawn from the VIG / VIC prompts, so that
+    it learns to extract the scene whatever it is asked.
     """
     import torch
     from safetensors.torch import save_file
 
+    from generators.vigc import VIG_INSTRUCTIONS, VIC_INSTRUCTION
     from harness.models.slots import SlotCodebook, attrs_tensor
     from harness.pipeline.features import feature_table
     from harness.pipeline.finetune_stage import assemble_tiny
 
     c = ctx.config
+    arch = c["arch"]
     world = ctx.input_path("world")
     scenes = read_scenes(world, "foundation")
-    vlm = assemble_tiny("llava", ctx.input_path("lm"), ctx.input_path("vision"))
+    cells = scenes[0].grid ** 2
+    vlm = assemble_tiny(arch, ctx.input_path("lm"), ctx.input_path("vision"), num_query_tokens=cells)
     book = SlotCodebook.load(ctx.input_path("lm"))
     feats, rows = feature_table(vlm, [world / "images" / s.file_name for s in scenes])
     feats = feats[rows]
     with torch.no_grad():
         target = book.vectors(attrs_tensor(scenes), vlm.model.get_input_embeddings().weight)
-    proj = vlm.model.model.multi_modal_projector
+    params = connector_parameters(vlm)
+    for p in vlm.model.parameters():
+        p.requires_grad_(False)
+    for p in params.values():
+        p.requires_grad_(True)
+    texts = [t.replace("{first_word}", "What") for ts in VIG_INSTRUCTIONS.values() for t in ts] + [VIC_INSTRUCTION]
     torch.manual_seed(c["seed"])
-    opt = torch.optim.AdamW(proj.parameters(), lr=c["lr"], weight_decay=0.0)
+    opt = torch.optim.AdamW(list(params.values()), lr=c["lr"], weight_decay=0.0)
     gen = torch.Generator().manual_seed(c["seed"])
-    task = ctx.progress("foundation: connector alignment", c["steps"])
+    task = ctx.progress(f"foundation: connector alignment ({arch})", c["steps"])
     err = float("nan")
+    vlm.model.train()
     for step in range(c["steps"]):
         idx = torch.randint(0, len(scenes), (c["batch"],), generator=gen)
-        loss = ((proj(feats[idx]) - target[idx]) ** 2).mean()
+        qids = qmask = None
+        if arch == "instructblip":
+            pick = torch.randint(0, len(texts), (c["batch"],), generator=gen).tolist()
+            qids, qmask = vlm.qformer_encode([texts[i] for i in pick])
+        loss = ((vlm._image_embeds(feats[idx], qids, qmask) - target[idx]) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         err = loss.item()
         task.advance(1, mse=err)
     task.close()
+    vlm.model.eval()
     with torch.no_grad():
-        rel = (((proj(feats) - target) ** 2).mean() / target.pow(2).mean()).item()
-    save_file({k: v.contiguous() for k, v in proj.state_dict().items()}, str(ctx.out_dir / "projector.safetensors"))
+        qids, qmask = vlm.qformer_encode([texts[0]] * 512) if arch == "instructblip" else (None, None)
+        rel = (((vlm._image_embeds(feats[:512], qids, qmask) - target[:512]) ** 2).mean()
+               / target[:512].pow(2).mean()).item()
+    save_file({k: v.detach().contiguous() for k, v in params.items()}, str(ctx.out_dir / CONNECTOR_FILE))
     return {"mse": round(err, 6), "relative_error": round(rel, 4)}

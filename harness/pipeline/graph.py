@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.config import StudyConfig, config_dict
-from harness.pipeline import bench_stage, data_stage, finetune_stage, foundation_stage, lm_stage, world_stage
+from harness.io import read_json
+from harness.pipeline import (bench_stage, data_stage, finetune_stage, foundation_stage, lm_stage, quality_stage,
+                              vigc_stage, world_stage)
 from harness.records import QualityRecord, ResultRecord
 from harness.stages import Runner, Stage, StageOutput
 
@@ -20,7 +22,58 @@ class GraphOutput:
     results: list[ResultRecord] = field(default_factory=list)
     quality: list[QualityRecord] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
-    stages: dict[str, StageOutput] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of instruction data: the stage that made it and its LLaVA file there."""
+
+    stage: StageOutput
+    llava_file: str
+    split: str
+    answer: str = "final"  # which answer of the records the file holds ("vig" for VIG-only)
+
+
+class _Graph:
+    def __init__(self, cfg: StudyConfig, runner: Runner) -> None:
+        self.cfg, self.runner, self.seed = cfg, runner, cfg.seed
+        self.world = runner.run(Stage("world", world_stage.VERSION, world_stage.run_world,
+                                      {"world": config_dict(cfg.world), "seed": cfg.seed}))
+        self._lm: StageOutput | None = None
+        self._vision: dict[str, StageOutput] = {}
+        self._align: dict[str, StageOutput] = {}
+
+    def lm(self) -> StageOutput:
+        if self._lm is None:
+            self._lm = self.runner.run(Stage("foundation/lm", lm_stage.VERSION, lm_stage.run_lm,
+                                             {"lm": config_dict(self.cfg.foundation.lm), "seed": self.seed},
+                                             {"world": self.world}))
+        return self._lm
+
+    def vision(self, arch: str) -> StageOutput:
+        v = VISION_ARCH[arch]
+        if v not in self._vision:
+            self._vision[v] = self.runner.run(Stage(
+                f"foundation/vision-{v}", foundation_stage.VERSION, foundation_stage.run_vision,
+                {"vision": config_dict(self.cfg.foundation.vision), "arch": v, "seed": self.seed},
+                {"world": self.world}))
+        return self._vision[v]
+
+    def align(self, arch: str, num_query_tokens: int) -> StageOutput:
+        if arch not in self._align:
+            self._align[arch] = self.runner.run(Stage(
+                f"foundation/align-{VISION_ARCH[arch]}", foundation_stage.VERSION, foundation_stage.run_align,
+                {**config_dict(self.cfg.foundation.align), "arch": arch, "num_query_tokens": num_query_tokens,
+                 "seed": self.seed},
+                {"world": self.world, "lm": self.lm(), "vision": self.vision(arch)}))
+        return self._align[arch]
+
+    def generate(self, name: str, generator: str, split: str, data_types: tuple[str, ...]) -> StageOutput:
+        g = self.cfg.seed_data
+        return self.runner.run(Stage(f"data/{name}", data_stage.VERSION, data_stage.run_generate,
+                                     {"generator": generator, "backend": g.backend if generator == "language_only"
+                                      else "template", "data_types": list(data_types), "per_image": g.per_image,
+                                      "split": split, "seed": self.seed}, {"world": self.world}))
 
 
 def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
@@ -28,57 +81,75 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
     from harness.study import SOURCE_PARTS, check_sources
 
     out = GraphOutput()
-    seed = cfg.seed
-    check_sources(cfg, {"seed"})
-    world = runner.run(Stage("world", world_stage.VERSION, world_stage.run_world,
-                             {"world": config_dict(cfg.world), "seed": seed}))
-    tiny = [t for t in cfg.targets if t.checkpoint is None]
-    lm = vision = None
-    if tiny:
-        lm = runner.run(Stage("foundation/lm", lm_stage.VERSION, lm_stage.run_lm,
-                              {"lm": config_dict(cfg.foundation.lm), "seed": seed}, {"world": world}))
-    vision_out: dict[str, StageOutput] = {}
-    for arch in sorted({VISION_ARCH[t.arch] for t in tiny}):
-        vision_out[arch] = runner.run(Stage(f"foundation/vision-{arch}", foundation_stage.VERSION,
-                                            foundation_stage.run_vision,
-                                            {"vision": config_dict(cfg.foundation.vision), "arch": arch,
-                                             "seed": seed}, {"world": world}))
-    align_out: dict[str, StageOutput] = {}
-    if "clip" in vision_out:
-        assert lm is not None
-        align_out["clip"] = runner.run(Stage("foundation/align-clip", foundation_stage.VERSION,
-                                             foundation_stage.run_align,
-                                             {**config_dict(cfg.foundation.align), "seed": seed},
-                                             {"world": world, "lm": lm, "vision": vision_out["clip"]}))
-    parts = {"seed": runner.run(Stage("data/seed", data_stage.VERSION, data_stage.run_generate,
-                                      {**config_dict(cfg.seed_data), "split": "seed", "seed": seed},
-                                      {"world": world}))}
+    g = _Graph(cfg, runner)
+    seed_stage = g.generate("seed", cfg.seed_data.generator, "seed", cfg.seed_data.data_types)
+    parts: dict[str, Part] = {"seed": Part(seed_stage, data_stage.LLAVA_FILE, "seed")}
+    if cfg.world.images.extra > 0:
+        parts["lang"] = Part(g.generate("lang", "language_only", "extra", cfg.extra_data_types),
+                             data_stage.LLAVA_FILE, "extra")
+        if cfg.world.kind == "embedded":
+            parts["gold"] = Part(g.generate("gold", "gold", "extra", cfg.extra_data_types), data_stage.LLAVA_FILE,
+                                 "extra")
+        if cfg.vigc.enabled:
+            vigc_data = _vigc(cfg, g, seed_stage)
+            parts["vig"] = Part(vigc_data, "llava_vig.json", "extra", "vig")
+            parts["vigc"] = Part(vigc_data, "llava_vigc.json", "extra")
+    check_sources(cfg, set(parts))
+    if cfg.quality.enabled:
+        for name, part in parts.items():
+            q = runner.run(Stage(f"quality/{name}", quality_stage.VERSION, quality_stage.run_quality,
+                                 {"part": name, "split": part.split, "answer": part.answer,
+                                  "ground_truth": cfg.world.kind == "embedded", "meteor": cfg.quality.meteor,
+                                  "bootstrap": cfg.bootstrap, "seed": cfg.seed},
+                                 {"data": part.stage, "world": g.world}))
+            out.quality.extend(quality_stage.read_quality(q))
+            if q.meta.get("vic_effect"):
+                out.notes["vic_effect"] = read_json(q.path / "vic_effect.json")
     bench = runner.run(Stage("bench-files", bench_stage.VERSION, bench_stage.run_bench_files,
-                             {"benchmarks": list(cfg.benchmarks), "seed": seed}, {"world": world}))
+                             {"benchmarks": list(cfg.benchmarks), "seed": cfg.seed}, {"world": g.world}))
     for t in cfg.targets:
-        label = t.name
         for source in cfg.sources:
-            inputs: dict[str, StageOutput] = {"world": world}
+            inputs: dict[str, StageOutput] = {"world": g.world}
             if t.checkpoint is None:
-                assert lm is not None
-                inputs["lm"] = lm
-                inputs["vision"] = vision_out[VISION_ARCH[t.arch]]
-                if VISION_ARCH[t.arch] in align_out:
-                    inputs["align"] = align_out[VISION_ARCH[t.arch]]
+                inputs["lm"], inputs["vision"] = g.lm(), g.vision(t.arch)
+                inputs["align"] = g.align(t.arch, cfg.vigc.num_query_tokens)
+            files = {}
             for p in SOURCE_PARTS[source]:
-                inputs[f"data:{p}"] = parts[p]
-            ft = runner.run(Stage(f"finetune/{label}/{source}", finetune_stage.VERSION, finetune_stage.run_finetune,
-                                  {"arch": t.arch, "checkpoint": t.checkpoint, "blind": t.blind,
-                                   "finetune": config_dict(t.finetune), "seed": seed, "label": f"{label}/{source}"},
-                                  inputs))
+                inputs[f"data:{p}"] = parts[p].stage
+                files[f"data:{p}"] = parts[p].llava_file
+            ft = runner.run(Stage(f"finetune/{t.name}/{source}", finetune_stage.VERSION, finetune_stage.run_finetune,
+                                  {"arch": t.arch, "checkpoint": t.checkpoint, "blind": t.blind, "files": files,
+                                   "num_query_tokens": cfg.vigc.num_query_tokens,
+                                   "finetune": config_dict(t.finetune), "seed": cfg.seed,
+                                   "label": f"{t.name}/{source}"}, inputs))
             for b in cfg.benchmarks:
-                pred = runner.run(Stage(f"predict/{label}/{source}/{b}", bench_stage.VERSION, bench_stage.run_predict,
+                pred = runner.run(Stage(f"predict/{t.name}/{source}/{b}", bench_stage.VERSION, bench_stage.run_predict,
                                         {"benchmark": b, "blind": t.blind, **config_dict(cfg.predict),
-                                         "label": f"{label}/{source}"},
-                                        {"model": ft, "bench": bench, "world": world}))
-                score = runner.run(Stage(f"score/{label}/{source}/{b}", bench_stage.VERSION, bench_stage.run_score,
-                                         {"benchmark": b, "target": label, "source": source,
-                                          "bootstrap": cfg.bootstrap, "seed": seed},
+                                         "label": f"{t.name}/{source}"},
+                                        {"model": ft, "bench": bench, "world": g.world}))
+                score = runner.run(Stage(f"score/{t.name}/{source}/{b}", bench_stage.VERSION, bench_stage.run_score,
+                                         {"benchmark": b, "target": t.name, "source": source,
+                                          "bootstrap": cfg.bootstrap, "seed": cfg.seed},
                                          {"pred": pred, "bench": bench}))
                 out.results.extend(bench_stage.read_results(score))
     return out
+
+
+def _vigc(cfg: StudyConfig, g: _Graph, seed_stage: StageOutput) -> StageOutput:
+    """Train the VIGC model on the seed data (plus knowledge VQA on the seed images) and run
+    VIG + VIC on the extra images."""
+    v = cfg.vigc
+    inputs: dict[str, StageOutput] = {"world": g.world, "lm": g.lm(), "vision": g.vision("instructblip"),
+                                      "align": g.align("instructblip", v.num_query_tokens), "data:seed": seed_stage}
+    extra_types = tuple(dt for dt in v.train_data_types if dt not in cfg.seed_data.data_types)
+    if extra_types:
+        inputs["data:seed-extra-types"] = g.generate("seed-extra-types", "language_only", "seed", extra_types)
+    model = g.runner.run(Stage("vigc/train", vigc_stage.VERSION, vigc_stage.run_vigc_train,
+                               {"finetune": config_dict(v.finetune), "num_query_tokens": v.num_query_tokens,
+                                "data_types": list(v.train_data_types), "seed": cfg.seed}, inputs))
+    gen = v.generate
+    return g.runner.run(Stage("data/vigc", vigc_stage.VERSION, vigc_stage.run_vigc_generate,
+                              {"split": "extra", "data_types": list(gen.data_types), "per_image": gen.per_image,
+                               "vic_max_sentences": gen.max_sentences, "vic_at_eos": gen.at_eos,
+                               "batch_size": gen.batch_size, "seed": cfg.seed},
+                              {"model": model, "world": g.world}))
