@@ -51,11 +51,15 @@ def leaderboard(results: Sequence[ResultRecord], metrics: Sequence[str] | None =
     return "\n".join(parts)
 
 
-def quality_table(quality: Sequence[QualityRecord]) -> str:
+QUALITY_COLUMNS = ("factual_accuracy", "chair_i", "chair_s", "attribute_error_rate", "coverage", "distinct_2",
+                   "self_bleu", "answer_length", "duplicate_rate", "parse_failure_rate")
+
+
+def quality_table(quality: Sequence[QualityRecord], metrics: Sequence[str] = QUALITY_COLUMNS) -> str:
     """Markdown table of data-quality metrics: rows (source, data type), columns metrics."""
     if not quality:
         return ""
-    metrics = list(dict.fromkeys(q.metric for q in quality))
+    metrics = [m for m in metrics if any(q.metric == m for q in quality)]
     rows = list(dict.fromkeys((q.source, q.data_type) for q in quality))
     cell = {(q.source, q.data_type, q.metric): q for q in quality}
     out = ["| source | data type | " + " | ".join(metrics) + " |", "|---|---|" + "---|" * len(metrics)]

@@ -117,8 +117,9 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
     task.close()
     vlm.model.eval()
     with torch.no_grad():
-        qids, qmask = vlm.qformer_encode([texts[0]] * 512) if arch == "instructblip" else (None, None)
-        rel = (((vlm._image_embeds(feats[:512], qids, qmask) - target[:512]) ** 2).mean()
-               / target[:512].pow(2).mean()).item()
+        n = min(512, len(scenes))
+        qids, qmask = vlm.qformer_encode([texts[0]] * n) if arch == "instructblip" else (None, None)
+        rel = (((vlm._image_embeds(feats[:n], qids, qmask) - target[:n]) ** 2).mean()
+               / target[:n].pow(2).mean()).item()
     save_file({k: v.detach().contiguous() for k, v in params.items()}, str(ctx.out_dir / CONNECTOR_FILE))
     return {"mse": round(err, 6), "relative_error": round(rel, 4)}

@@ -15,6 +15,7 @@ from typing import Any
 from generators.base import ImageInfo
 from generators.language_only import template_records
 from generators.templates import object_qas
+from generators.vigc import vig_instruction, vig_target
 from harness.records import Scene
 from harness.stages import StageContext, resume_dir
 from harness.world.captions import make_captions
@@ -22,7 +23,7 @@ from harness.world.corpus import corpus, knowledge_qa
 from harness.world.export import read_scenes
 from harness.world.qa import as_multiple_choice, known_from_scene
 
-VERSION = 3
+VERSION = 5
 DATA_TYPES = ("conversation",) * 6 + ("detail", "complex_reasoning", "knowledge_vqa")
 
 
@@ -35,7 +36,16 @@ def scene_doc(scene: Scene, rng: random.Random) -> list[dict[str, Any]]:
     """
     dt = rng.choice(DATA_TYPES)
     pairs: list[tuple[str, str]] = []
-    if dt != "conversation":
+    if rng.random() < 0.1:
+        # Writing a question-answer pair about the scene on request: the instruction-following
+        # an LLM brings to VIG ("Generate a question ... and then answer it").
+        info = ImageInfo(scene.image_id, scene.file_name, None, scene.width, scene.height)  # type: ignore[arg-type]
+        vdt = rng.choice(("conversation", "conversation", "detail", "complex_reasoning", "knowledge_vqa"))
+        recs = template_records(info, known_from_scene(scene), [vdt], rng, "lm")
+        if recs:
+            r = rng.choice(recs)
+            pairs = [(vig_instruction(vdt, rng), vig_target(r.question, r.answer))]
+    elif dt != "conversation":
         info = ImageInfo(scene.image_id, scene.file_name, None, scene.width, scene.height)  # type: ignore[arg-type]
         pairs = [(r.question, r.answer) for r in template_records(info, known_from_scene(scene), [dt], rng, "lm")[:1]]
     if not pairs:  # a conversation, or a template that had nothing to say about this scene
@@ -43,7 +53,7 @@ def scene_doc(scene: Scene, rng: random.Random) -> list[dict[str, Any]]:
         for qa in object_qas(known_from_scene(scene), rng):
             by_kind.setdefault(qa.kind, []).append(qa)
         kinds = sorted(by_kind)
-        for _ in range(1 if rng.random() < 0.6 else 3):
+        for _ in range(1 if rng.random() < 0.85 else 3):
             qa = rng.choice(by_kind[rng.choice(kinds)])
             mc = as_multiple_choice(qa, rng) if rng.random() < 0.25 else None
             pairs.append(mc if mc is not None else (qa.question, qa.answer))
@@ -93,21 +103,30 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     cells = scenes[0].grid ** 2
     attrs = attrs_tensor(scenes)
 
+    group = 8  # steps whose documents are drawn together and bucketed by length
+
     def batch(step: int) -> tuple[list[list[int]], list[list[int]], Any]:
-        # A pure function of the step, so a resumed run sees the same batches.
-        brng = random.Random(f"lm-batch/{seed}/{step}")
-        ids, labels, rows = [], [], []
-        for _ in range(cfg["batch"]):
-            i = brng.randrange(len(scenes))
-            if brng.random() < 0.8:
-                msgs, rows_i = scene_doc(scenes[i], brng), [i]
+        # A pure function of the step, so a resumed run sees the same batches. Documents of
+        # `group` steps are drawn together and sorted by length, so that a batch is padded
+        # to about its own length (padding to the longest of a random batch doubled the cost).
+        g0 = step - step % group
+        grng = random.Random(f"lm-batch/{seed}/{g0}")
+        docs = []
+        for _ in range(cfg["batch"] * group):
+            i = grng.randrange(len(scenes))
+            if grng.random() < 0.8:
+                msgs, rows_i = scene_doc(scenes[i], grng), [i]
             else:
-                msgs, rows_i = text_doc(scenes[i], seed, brng), []
+                msgs, rows_i = text_doc(scenes[i], seed, grng), []
             e = encode_chat(tok, msgs, cells)
-            ids.append(e.input_ids)
-            labels.append(e.labels)
-            rows += rows_i
-        return ids, labels, attrs[rows] if rows else attrs[:0]
+            docs.append((len(e.input_ids), e, rows_i))
+        docs.sort(key=lambda d: d[0])
+        chunks = [docs[k * cfg["batch"]:(k + 1) * cfg["batch"]] for k in range(group)]
+        grng.shuffle(chunks)
+        chunk = chunks[step % group]
+        rows = [r for _, _, rs in chunk for r in rs]
+        return ([e.input_ids for _, e, _ in chunk], [e.labels for _, e, _ in chunk],
+                attrs[rows] if rows else attrs[:0])
 
     task = ctx.progress("foundation: LM pretraining", cfg["steps"])
     log = pretrain_lm_slots(lm, book, tok, batch, cfg["steps"], cfg["lr"], seed, resume_dir(ctx),

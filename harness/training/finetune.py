@@ -86,14 +86,27 @@ def trainable_parameters(vlm: Any, train_lm: bool) -> list[tuple[str, Any]]:
     return out
 
 
-def batch_order(n: int, batch: int, step: int, seed: int) -> list[int]:
-    """Example indices of global batch `step`: epochs are seeded permutations, walked in order."""
+def batch_order(n: int, batch: int, step: int, seed: int, lengths: Sequence[int] | None = None,
+                group: int = 8) -> list[int]:
+    """Example indices of global batch `step`: epochs are seeded permutations, walked in order.
+
+    With `lengths`, each run of `group` consecutive batches is re-cut by length (sorted, then
+    the batches shuffled), so a batch pads to about its own length; the set of examples
+    those batches cover, and so each epoch, is unchanged.
+    """
     import torch
 
     per_epoch = max(1, n // batch)
     epoch, k = divmod(step, per_epoch)
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch))
-    return perm[k * batch:(k + 1) * batch].tolist()
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100003 + epoch)).tolist()
+    if lengths is None:
+        return perm[k * batch:(k + 1) * batch]
+    g0 = k - k % group
+    g1 = min(g0 + group, per_epoch)
+    span = sorted(perm[g0 * batch:g1 * batch], key=lambda i: (lengths[i], i))
+    chunks = [span[j * batch:(j + 1) * batch] for j in range(g1 - g0)]
+    order = torch.randperm(len(chunks), generator=torch.Generator().manual_seed(seed * 7919 + epoch * 1009 + g0))
+    return chunks[order.tolist()[k - g0]]
 
 
 def dist_info() -> tuple[int, int]:
@@ -133,10 +146,11 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
         opt.load_state_dict(state["optimizer"])
         start, losses = state["step"], state["losses"]
     tok = vlm.tokenizer
+    lengths = [len(e.input_ids) for e in examples]
     vlm.model.train()
     t0 = time.perf_counter()
     for step in range(start, steps):
-        idx = batch_order(len(examples), batch, step, seed)
+        idx = batch_order(len(examples), batch, step, seed, lengths)
         mine = idx[rank::world]
         exs = [examples[i] for i in mine]
         n_tokens = sum(sum(1 for x in examples[i].labels[1:] if x != IGNORE) for i in idx)
