@@ -145,9 +145,11 @@ def report(run_dir: str, fmt: str, out_file: str | None) -> None:
 
 
 def _attach() -> None:
+    from harness.cli_generate import generate, merge
     from harness.cli_quality import quality
 
-    cli.add_command(quality)
+    for cmd in (quality, generate, merge):
+        cli.add_command(cmd)
 
 
 _attach()
