@@ -54,7 +54,7 @@ def object_qas(objs: Sequence[Known], rng: random.Random) -> list[QA]:
     return out
 
 
-def conversation_qas(objs: Sequence[Known], rng: random.Random, turns: tuple[int, int] = (4, 6),
+def conversation_qas(objs: Sequence[Known], rng: random.Random, turns: tuple[int, int] = (2, 4),
                      mc_fraction: float = 0.2) -> list[tuple[str, str]]:
     """A multi-turn conversation: a random selection of the supported questions.
 

@@ -55,3 +55,13 @@ def test_cached_features_forward_matches_pixel_forward():
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(MissingResource, match="no such checkpoint"):
         load_vlm(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("arch", ["llava", "instructblip"])
+def test_beam_search_generates(arch):
+    vlm = tiny_vlm(arch, seed=4)
+    feats = vlm.image_features(images(2))
+    prompts = ["What colour is the star?", "Describe it."]
+    beams = vlm.generate(feats, prompts, max_new_tokens=6, num_beams=3)
+    assert len(beams) == 2 and all(isinstance(b, str) for b in beams)
+    assert vlm.generate(feats, prompts, max_new_tokens=6, num_beams=1) == vlm.generate(feats, prompts, max_new_tokens=6)
