@@ -10,11 +10,13 @@ its final name. So a directory with a manifest is complete, and anything else is
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -87,9 +89,34 @@ class Stage:
             "stage": self.name,
             "version": self.version,
             "harness": __version__,
+            "code": code_fingerprint(),
             "config": dict(self.config),
             "inputs": {role: out.key for role, out in sorted(self.inputs.items())},
         })
+
+
+# Files that cannot change what a stage writes: the CLI, progress display and report rendering.
+_NOT_CODE = ("harness/cli.py", "harness/cli_quality.py", "harness/cli_generate.py", "harness/progress.py",
+             "reports/markdown.py")
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the source of every module a stage can run, computed once per process.
+
+    Part of every stage key, so editing a generator, template, model or scorer recomputes
+    what it affects instead of reusing outputs of the old code (declared stage versions
+    alone are easy to forget to bump). Conservative: an edit recomputes all stages.
+    """
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for pkg in ("harness", "generators", "benchmarks", "reports"):
+        for f in sorted((root / pkg).rglob("*.py")):
+            rel = f.relative_to(root).as_posix()
+            if rel not in _NOT_CODE:
+                h.update(rel.encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def _dir_name(name: str, key: str) -> str:
