@@ -166,4 +166,4 @@ def test_template_answers_from_ground_truth_are_all_true():
             ch = check_answer(r.answer, r.question, s)
             assert ch.correct is not False and ch.n_hallucinated == 0, (r.question, r.answer)
             checked += ch.correct is True
-    assert checked > 200
+    assert checked > 120  # most answers carry a checkable claim (letters of MC turns do not)
