@@ -11,7 +11,7 @@ import random
 from typing import Sequence
 
 from harness.world.qa import (QA, Known, article, as_multiple_choice, cap, number, qa_bigger, qa_colour, qa_count, qa_count_shape,
-                              qa_exists, qa_relation, qa_shape_of_colour, qa_size, qa_where, quadrant_of, refer)
+                              qa_crowded, qa_exists, qa_most_colour, qa_most_shape, qa_same_colour, qa_relation, qa_shape_of_colour, qa_size, qa_where, quadrant_of, refer)
 from harness.world.spec import COLOUR_INFO, SHAPES
 
 DETAIL_PROMPTS = (
@@ -35,6 +35,8 @@ def object_qas(objs: Sequence[Known], rng: random.Random) -> list[QA]:
     if absent:
         out.append(qa_exists(objs, rng.choice(absent), rng))
     out.append(qa_count_shape(objs, rng.choice(present if rng.random() < 0.7 and present else shapes), rng))
+    out.append(qa_crowded(objs, rng))
+    out += [q for q in (qa_most_shape(objs, rng), qa_most_colour(objs, rng)) if q is not None]
     for o in objs:
         if (r := refer(o, objs, avoid="colour")) and o.colour is not None:
             out.append(qa_colour(o, r, rng))
@@ -51,6 +53,10 @@ def object_qas(objs: Sequence[Known], rng: random.Random) -> list[QA]:
         for q in (qa_relation(a, ra, b, rb, rng), qa_bigger(a, ra, b, rb, rng)):
             if q is not None:
                 out.append(q)
+        # Named without their colours, or the question would give its own answer away.
+        ca, cb = refer(a, objs, avoid="colour"), refer(b, objs, avoid="colour")
+        if ca and cb and (q := qa_same_colour(a, ca, b, cb, rng)):
+            out.append(q)
     return out
 
 

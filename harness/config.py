@@ -93,6 +93,11 @@ class AlignConfig(Section):
     steps: int = Field(600, ge=0)
     batch: int = Field(256, ge=1)
     lr: float = Field(3e-3, gt=0)
+    # The Q-Former (InstructBLIP) costs ~10x the projector per step and is post-LN BERT,
+    # unstable above ~1e-3 (measured), so it has its own budget.
+    qformer_steps: int = Field(400, ge=0)
+    qformer_batch: int = Field(128, ge=1)
+    qformer_lr: float = Field(1e-3, gt=0)
 
 
 class FoundationConfig(Section):

@@ -80,9 +80,8 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, max(1, steps // 20))
         idx = torch.randint(0, n, (batch,), generator=gen)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = vision(pixel_values=pixels[idx]).last_hidden_state[:, 1:]
-        out = out.float()
+        # fp32 on purpose: bf16 autocast made this ViT's steps ~2.5x slower on CPU (measured).
+        out = vision(pixel_values=pixels[idx]).last_hidden_state[:, 1:]
         y = labels[idx]
         loss = torch.zeros(())
         for k, head in enumerate(heads):

@@ -2,8 +2,9 @@
 
 Before it sees images, the LM learns to answer questions about scenes given in this form: in
 the positions where an image's tokens will later go, each cell of the scene is one vector, the
-sum of the LM's own word embeddings for the object's colour, shape and size plus a linear code
-of its position (zero for an empty cell). That is the stand-in for an LLM's in-context skill
+sum of the LM's own word embeddings for the object's colour, shape and size, of the words
+naming its quadrant ("top"/"bottom", "left"/"right"), and a linear code of its position (zero
+for an empty cell): an object list as text would give it ("a big red star, top left"). That is the stand-in for an LLM's in-context skill
 with object lists. The connector is then pretrained to map vision-tower patch features onto
 these vectors (LLaVA's stage 1: align vision to the LM), so that instruction tuning starts
 from a model whose image tokens already mean something to its LM.
@@ -24,6 +25,7 @@ from harness.records import Scene
 from harness.world.spec import COLOURS, SHAPES, SIZES
 
 SLOT_FILE = "slots.safetensors"
+PLACES = ("top", "bottom", "left", "right")
 
 
 def word_id(tokenizer: Any, word: str) -> int:
@@ -49,6 +51,7 @@ class SlotCodebook:
     colour_ids: Any  # long tensor [n_colours]
     shape_ids: Any
     size_ids: Any
+    place_ids: Any  # long tensor [4]: "top", "bottom", "left", "right"
     position: Any  # float tensor [2, hidden]: x and y directions (a trainable parameter)
 
     @classmethod
@@ -58,15 +61,18 @@ class SlotCodebook:
 
         g = torch.Generator().manual_seed(seed)
         pos = torch.nn.Parameter(torch.randn(2, hidden, generator=g) * 0.02)
-        ids = [torch.tensor([word_id(tokenizer, w) for w in words]) for words in (COLOURS, SHAPES, SIZES)]
-        return cls(ids[0], ids[1], ids[2], pos)
+        ids = [torch.tensor([word_id(tokenizer, w) for w in words]) for words in (COLOURS, SHAPES, SIZES, PLACES)]
+        return cls(ids[0], ids[1], ids[2], ids[3], pos)
 
     def vectors(self, attrs: Any, embedding: Any) -> Any:
         """Slot vectors [B, cells, hidden] from attrs [B, cells, 5] and the LM's embedding matrix."""
         present = (attrs[..., 0] >= 0).unsqueeze(-1).to(embedding.dtype)
         a = attrs[..., :3].long().clamp(min=0)
         v = (embedding[self.colour_ids[a[..., 0]]] + embedding[self.shape_ids[a[..., 1]]]
-             + embedding[self.size_ids[a[..., 2]]] + attrs[..., 3:4] * self.position[0]
+             + embedding[self.size_ids[a[..., 2]]]
+             + embedding[self.place_ids[(attrs[..., 4] >= 0).long()]]  # top / bottom
+             + embedding[self.place_ids[2 + (attrs[..., 3] >= 0).long()]]  # left / right
+             + attrs[..., 3:4] * self.position[0]
              + attrs[..., 4:5] * self.position[1])
         return v * present
 
@@ -75,7 +81,7 @@ class SlotCodebook:
         from safetensors.torch import save_file
 
         save_file({"colour_ids": self.colour_ids, "shape_ids": self.shape_ids, "size_ids": self.size_ids,
-                   "position": self.position.detach().contiguous()}, str(out / SLOT_FILE))
+                   "place_ids": self.place_ids, "position": self.position.detach().contiguous()}, str(out / SLOT_FILE))
 
     @classmethod
     def load(cls, directory: Path) -> "SlotCodebook":
@@ -83,7 +89,7 @@ class SlotCodebook:
         from safetensors.torch import load_file
 
         t = load_file(str(directory / SLOT_FILE))
-        return cls(t["colour_ids"], t["shape_ids"], t["size_ids"], t["position"])
+        return cls(t["colour_ids"], t["shape_ids"], t["size_ids"], t["place_ids"], t["position"])
 
 
 def attrs_tensor(scenes: Sequence[Scene]) -> Any:

@@ -63,6 +63,64 @@ def connector_parameters(vlm: Any) -> dict[str, Any]:
     return {n: p for n, p in vlm.model.named_parameters() if n.startswith(prefixes)}
 
 
+def init_queries_on_cells(vlm: Any, feats: Any, instruction: str, sharpness: float = 4.0) -> float:
+    """Start each Q-Former query reading one grid cell: a data-dependent initialisation.
+
+    With random weights every query attends to all patches alike, and learning which query
+    reads which patch is a slow chicken-and-egg problem: in pilots the alignment loss stayed
+    at the per-cell mean (relative error 0.85) for 1,000 steps. Real Q-Formers get past it
+    with BLIP-2's large pretraining. Here, a linear probe of patch position on the frozen
+    tower's features sets the first cross-attention's keys so that query i scores patch i
+    highest; values, outputs and everything else still learn. Returns the share of
+    (image, query) pairs whose highest-scoring patch is the right one.
+    """
+    import torch
+
+    n = vlm.model.config.num_query_tokens
+    patches = feats[:, -n:]  # the tower's patch tokens (after CLS), row-major like the cells
+    B, _, D = patches.shape
+    x, y = patches.reshape(-1, D), torch.arange(n).repeat(B)
+    probe = torch.nn.Linear(D, n)
+    opt = torch.optim.LBFGS(probe.parameters(), max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(probe(x), y) + 1e-3 * probe.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    m = vlm.model
+    layer = m.qformer.encoder.layer[0]
+    with torch.no_grad():
+        # The hidden state of each query where it enters the first cross-attention.
+        qids, _ = vlm.qformer_encode([instruction])  # one unpadded text: no mask needed
+        out = layer.attention(m.qformer.embeddings(input_ids=qids, query_embeds=m.query_tokens))
+        h = (out[0] if isinstance(out, tuple) else out)[0, :n]  # [n, D]
+        attn = layer.crossattention.attention
+        heads = attn.num_attention_heads
+        dh = D // heads
+        # Every head gets the whole match: query i is one-hot in each head's first n dims, and
+        # key dim i of each head is the probe's score for cell i (softmax per head).
+        code = torch.zeros(n, D)
+        wk = torch.zeros(D, D)
+        for k in range(heads):
+            code[torch.arange(n), k * dh + torch.arange(n)] = 1.0
+            wk[k * dh: k * dh + n] = probe.weight.detach() * sharpness * dh ** 0.5
+        attn.query.weight.copy_((torch.linalg.pinv(h) @ code).T)
+        attn.query.bias.zero_()
+        attn.key.weight.copy_(wk)
+        attn.key.bias.zero_()
+        # Later cross-attentions start silent (zero output projection), so they do not blur
+        # the first one's reading of its cell with an average over all patches.
+        for later in m.qformer.encoder.layer[1:]:
+            if getattr(later, "has_cross_attention", False):
+                later.crossattention.output.dense.weight.zero_()
+                later.crossattention.output.dense.bias.zero_()
+        scores = patches @ probe.weight.detach().T  # [B, cells, n]
+        return (scores.argmax(-1) == torch.arange(n)).float().mean().item()
+
+
 def run_align(ctx: StageContext) -> dict[str, Any]:
     """Pretrain the connector: image tokens -> the LM's slot vectors (LLaVA's stage 1).
 
@@ -97,6 +155,8 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
         p.requires_grad_(True)
     texts = [t.replace("{first_word}", "What") for ts in VIG_INSTRUCTIONS.values() for t in ts] + [VIC_INSTRUCTION]
     torch.manual_seed(c["seed"])
+    if arch == "instructblip":
+        init_queries_on_cells(vlm, feats[: min(len(feats), 1024)], texts[0])
     opt = torch.optim.AdamW(list(params.values()), lr=c["lr"], weight_decay=0.0)
     gen = torch.Generator().manual_seed(c["seed"])
     task = ctx.progress(f"foundation: connector alignment ({arch})", c["steps"])

@@ -63,7 +63,8 @@ class _Graph:
         if arch not in self._align:
             self._align[arch] = self.runner.run(Stage(
                 f"foundation/align-{VISION_ARCH[arch]}", foundation_stage.VERSION, foundation_stage.run_align,
-                {**config_dict(self.cfg.foundation.align), "arch": arch, "num_query_tokens": num_query_tokens,
+                {**_align_budget(config_dict(self.cfg.foundation.align), arch), "arch": arch,
+                 "num_query_tokens": num_query_tokens,
                  "seed": self.seed},
                 {"world": self.world, "lm": self.lm(), "vision": self.vision(arch)}))
         return self._align[arch]
@@ -74,6 +75,12 @@ class _Graph:
                                      {"generator": generator, "backend": g.backend if generator == "language_only"
                                       else "template", "data_types": list(data_types), "per_image": g.per_image,
                                       "split": split, "seed": self.seed}, {"world": self.world}))
+
+
+def _align_budget(a: dict[str, Any], arch: str) -> dict[str, Any]:
+    """steps / batch / lr of the connector's alignment for `arch` (the Q-Former has its own)."""
+    q = arch == "instructblip"
+    return {k: a[f"qformer_{k}" if q else k] for k in ("steps", "batch", "lr")}
 
 
 def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:

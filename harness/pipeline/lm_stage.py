@@ -21,19 +21,48 @@ from harness.stages import StageContext, resume_dir
 from harness.world.captions import make_captions
 from harness.world.corpus import corpus, knowledge_qa
 from harness.world.export import read_scenes
-from harness.world.qa import as_multiple_choice, known_from_scene
+from harness.world.spec import COLOURS, SHAPES
+from harness.world.qa import as_multiple_choice, known_from_scene, multiple_choice
 
-VERSION = 6
-MAX_DOC_TOKENS = 80
-DATA_TYPES = ("conversation",) * 6 + ("detail", "complex_reasoning", "knowledge_vqa")
+VERSION = 7
+MAX_DOC_TOKENS = 96
+DATA_TYPES = ("conversation",) * 16 + ("detail", "complex_reasoning", "knowledge_vqa")
+SCENE_DOC_SHARE = 0.85  # the rest is plain text (knowledge questions, captions)
+MC_SHARE = 0.3  # questions asked with lettered options
+SHORT_SHARE = 0.15  # answers given as a bare word or phrase (the rest restate the question)
 
 
-def scene_doc(scene: Scene, rng: random.Random) -> list[dict[str, Any]]:
+class SceneQAs:
+    """Every templated question of each scene, computed once per scene (by kind).
+
+    Drawing documents was a fifth of LM pretraining time when the templates ran per
+    document; a scene's questions are fixed by a per-scene seed, so batches stay a pure
+    function of the step (exact resume).
+    """
+
+    def __init__(self, scenes: list[Scene], seed: int) -> None:
+        self.scenes, self.seed = scenes, seed
+        self._cache: dict[int, dict[str, list[Any]]] = {}
+
+    def by_kind(self, i: int) -> dict[str, list[Any]]:
+        """Questions of scene `i`, grouped by kind."""
+        if i not in self._cache:
+            rng = random.Random(f"lm-qas/{self.seed}/{i}")
+            out: dict[str, list[Any]] = {}
+            for qa in object_qas(known_from_scene(self.scenes[i]), rng):
+                out.setdefault(qa.kind, []).append(qa)
+            self._cache[i] = out
+        return self._cache[i]
+
+
+def scene_doc(scene: Scene, rng: random.Random, qas: dict[str, list[Any]] | None = None) -> list[dict[str, Any]]:
     """Chat messages about `scene`; the first user turn holds the image (slot) placeholder.
 
-    Questions are drawn kind-first (count, colour, where, relation, ...), so that the rarer
-    kinds, which are also the harder ones (relations need two lookups), are not drowned out
-    by the many single-object questions a scene supports.
+    Most documents are several questions about the scene, many with short answers and many
+    with lettered options: each answer is one lookup in the slots, so short answers teach
+    the same lesson in fewer tokens. Questions are drawn kind-first (count, colour, where,
+    relation, ...), so that the rarer kinds, which are also the harder ones (relations need
+    two lookups), are not drowned out by the many single-object questions a scene supports.
     """
     dt = rng.choice(DATA_TYPES)
     pairs: list[tuple[str, str]] = []
@@ -50,14 +79,15 @@ def scene_doc(scene: Scene, rng: random.Random) -> list[dict[str, Any]]:
         info = ImageInfo(scene.image_id, scene.file_name, None, scene.width, scene.height)  # type: ignore[arg-type]
         pairs = [(r.question, r.answer) for r in template_records(info, known_from_scene(scene), [dt], rng, "lm")[:1]]
     if not pairs:  # a conversation, or a template that had nothing to say about this scene
-        by_kind: dict[str, list[Any]] = {}
-        for qa in object_qas(known_from_scene(scene), rng):
-            by_kind.setdefault(qa.kind, []).append(qa)
-        kinds = sorted(by_kind)
-        for _ in range(1 if rng.random() < 0.85 else 3):
-            qa = rng.choice(by_kind[rng.choice(kinds)])
-            mc = as_multiple_choice(qa, rng) if rng.random() < 0.25 else None
-            pairs.append(mc if mc is not None else (qa.question, qa.answer))
+        if qas is None:
+            qas = {}
+            for qa in object_qas(known_from_scene(scene), rng):
+                qas.setdefault(qa.kind, []).append(qa)
+        kinds = sorted(qas)
+        for _ in range(rng.randint(1, 3)):
+            qa = rng.choice(qas[rng.choice(kinds)])
+            mc = as_multiple_choice(qa, rng) if rng.random() < MC_SHARE else None
+            pairs.append(mc if mc is not None else (qa.question, qa.short if rng.random() < SHORT_SHARE else qa.answer))
     msgs: list[dict[str, Any]] = []
     for k, (q, a) in enumerate(pairs):
         content: list[dict[str, Any]] = [{"type": "text", "text": q}]
@@ -67,13 +97,42 @@ def scene_doc(scene: Scene, rng: random.Random) -> list[dict[str, Any]]:
     return msgs
 
 
+def knowledge_mc(rng: random.Random) -> tuple[str, str]:
+    """A knowledge question with lettered options (distractors: answers to the same question
+    form): the letter-picking skill, practised on text alone."""
+    q, a = knowledge_qa(rng)
+    form = _form(q)
+    wrong: list[str] = []
+    for _ in range(200):
+        q2, a2 = knowledge_qa(rng)
+        if _form(q2) == form and a2 != a and a2 not in wrong:
+            wrong.append(a2)
+        if len(wrong) == 3:
+            break
+    if not wrong:
+        return q, a
+    options = wrong + [a]
+    rng.shuffle(options)
+    return multiple_choice(q, options, options.index(a))
+
+
+def _form(question: str) -> list[str]:
+    """The question with the world's shape and colour names blanked out."""
+    names = set(SHAPES) | set(COLOURS)
+    return ["_" if w.strip("?.,") in names else w for w in question.split()]
+
+
 def text_doc(scene: Scene, seed: int, rng: random.Random) -> list[dict[str, Any]]:
-    """A plain-text document: a knowledge question, or a request answered by a caption."""
-    if rng.random() < 0.6:
-        q, a = knowledge_qa(rng)
-    else:
-        q, a = "Write a caption for a picture of shapes.", rng.choice(make_captions(scene, seed, 3))
-    return [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    """A plain-text document: knowledge questions (some with options), or a caption."""
+    if rng.random() < 0.2:
+        msgs = [{"role": "user", "content": "Write a caption for a picture of shapes."},
+                {"role": "assistant", "content": rng.choice(make_captions(scene, seed, 3))}]
+        return msgs
+    msgs = []
+    for _ in range(rng.randint(1, 3)):
+        q, a = knowledge_mc(rng) if rng.random() < 0.7 else knowledge_qa(rng)
+        msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    return msgs
 
 
 def run_lm(ctx: StageContext) -> dict[str, Any]:
@@ -104,6 +163,7 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     cells = scenes[0].grid ** 2
     attrs = attrs_tensor(scenes)
 
+    qas = SceneQAs(scenes, seed)
     group = 8  # steps whose documents are drawn together and bucketed by length
 
     def batch(step: int) -> tuple[list[list[int]], list[list[int]], Any]:
@@ -115,8 +175,8 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
         docs = []
         while len(docs) < cfg["batch"] * group:
             i = grng.randrange(len(scenes))
-            if grng.random() < 0.8:
-                msgs, rows_i = scene_doc(scenes[i], grng), [i]
+            if grng.random() < SCENE_DOC_SHARE:
+                msgs, rows_i = scene_doc(scenes[i], grng, qas.by_kind(i)), [i]
             else:
                 msgs, rows_i = text_doc(scenes[i], seed, grng), []
             e = encode_chat(tok, msgs, cells)

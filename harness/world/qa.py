@@ -171,6 +171,50 @@ def qa_bigger(a: Known, ra: str, b: Known, rb: str, rng: random.Random) -> QA | 
     return QA("bigger", f"Which is bigger, {ra} or {rb}?", f"{cap(big)} is bigger than {small}.", big)
 
 
+def _unique_mode(values: list[str]) -> str | None:
+    """The most frequent value when it is unique and occurs at least twice."""
+    counts = sorted(((values.count(v), v) for v in set(values)), reverse=True)
+    if not counts or counts[0][0] < 2 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
+        return None
+    return counts[0][1]
+
+
+def qa_most_shape(objs: list[Known], rng: random.Random) -> QA | None:
+    """The shape that appears most often, when one clearly does."""
+    m = _unique_mode([o.shape for o in objs])
+    if m is None:
+        return None
+    return QA("most_shape", "Which shape appears most often in the image?",
+              f"The {m} appears most often: there are {number(sum(o.shape == m for o in objs))} {SHAPES[m].plural}.", m)
+
+
+def qa_most_colour(objs: list[Known], rng: random.Random) -> QA | None:
+    """The most common colour, when every colour is known and one clearly dominates."""
+    if any(o.colour is None for o in objs):
+        return None
+    m = _unique_mode([str(o.colour) for o in objs])
+    if m is None:
+        return None
+    return QA("most_colour", "Which colour is the most common in the image?", f"Most of the shapes are {m}.", m)
+
+
+def qa_same_colour(a: Known, ra: str, b: Known, rb: str, rng: random.Random) -> QA | None:
+    """Whether two objects share a colour (both colours known)."""
+    if a.colour is None or b.colour is None:
+        return None
+    same = a.colour == b.colour
+    ans = f"Yes, both are {a.colour}." if same else f"No, {ra} is {a.colour} and {rb} is {b.colour}."
+    return QA("same_colour", f"Are {ra} and {rb} the same colour?", ans, "yes" if same else "no")
+
+
+def qa_crowded(objs: list[Known], rng: random.Random) -> QA:
+    """Crowded (four or more shapes) or sparse, the rule stated in the question."""
+    crowded = len(objs) >= 4
+    word = "crowded" if crowded else "sparse"
+    return QA("crowded", "Counting four or more shapes as crowded, is the picture crowded or sparse?",
+              f"The picture is {word}: it has {number(len(objs))} {'shape' if len(objs) == 1 else 'shapes'}.", word)
+
+
 def multiple_choice(question: str, options: list[str], correct: int) -> tuple[str, str]:
     """Format a question with lettered options (LLaVA-1.5 style); returns (prompt, letter)."""
     letters = "ABCDEFGH"
@@ -205,8 +249,14 @@ def _option_pool(qa: QA) -> list[str] | None:
         return list(QUADRANTS)
     if qa.kind == "size":
         return ["small", "big"]
-    if qa.kind == "exists":
+    if qa.kind in ("exists", "same_colour"):
         return ["yes", "no"]
+    if qa.kind == "most_shape":
+        return list(SHAPES)
+    if qa.kind == "most_colour":
+        return list(COLOURS)
+    if qa.kind == "crowded":
+        return ["crowded", "sparse"]
     if qa.kind == "relation":
         return ["left", "right"] if qa.short in ("left", "right") else ["above", "below"]
     if qa.kind == "bigger":

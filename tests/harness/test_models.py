@@ -65,3 +65,28 @@ def test_beam_search_generates(arch):
     beams = vlm.generate(feats, prompts, max_new_tokens=6, num_beams=3)
     assert len(beams) == 2 and all(isinstance(b, str) for b in beams)
     assert vlm.generate(feats, prompts, max_new_tokens=6, num_beams=1) == vlm.generate(feats, prompts, max_new_tokens=6)
+
+
+def test_qformer_queries_start_on_their_cells():
+    """After `init_queries_on_cells`, query i's first cross-attention peaks on patch i."""
+    import torch
+
+    from harness.pipeline.foundation_stage import init_queries_on_cells
+
+    vlm = tiny_vlm("instructblip")
+    n, d = vlm.model.config.num_query_tokens, vlm.model.config.vision_config.hidden_size
+    g = torch.Generator().manual_seed(0)
+    position = torch.randn(n, d, generator=g)
+    feats = torch.randn(64, n + 1, d, generator=g)  # token 0 plays CLS
+    feats[:, 1:] += 2 * position
+    share = init_queries_on_cells(vlm, feats, "Describe the image.")
+    assert share > 0.95
+    m = vlm.model
+    qids, qmask = vlm.qformer_encode(["Describe the image."] * 8)
+    with torch.no_grad():
+        out = m.qformer(input_ids=qids, attention_mask=torch.cat([torch.ones(8, n, dtype=torch.long), qmask], 1),
+                        query_embeds=m.query_tokens.expand(8, -1, -1), encoder_hidden_states=feats[:8],
+                        encoder_attention_mask=torch.ones(8, n + 1, dtype=torch.long), output_attentions=True,
+                        return_dict=True)
+    peak = out.cross_attentions[0].mean(1).argmax(-1)  # [8, n]: the patch each query reads most
+    assert (peak == torch.arange(1, n + 1)).float().mean() > 0.9

@@ -319,3 +319,51 @@ def test_qa_on_ground_truth() -> None:
             if ref is not None:
                 ans = qa.qa_colour(k, ref, rng)
                 assert ans.short == o.colour and o.colour not in ans.question
+
+
+def test_aggregate_questions_on_ground_truth() -> None:
+    """Most-common shape/colour, crowded/sparse and same-colour answers follow the scene."""
+    from collections import Counter
+
+    rng = random.Random(1)
+    seen = Counter()
+    for s in split_scenes(3, "bench", 200, 96, 4, 2, 5):
+        known = known_from_scene(s)
+        crowded = qa.qa_crowded(known, rng)
+        assert crowded.short == ("crowded" if len(s.objects) >= 4 else "sparse")
+        for kind, fn, attr in (("most_shape", qa.qa_most_shape, "shape"), ("most_colour", qa.qa_most_colour, "colour")):
+            got = fn(known, rng)
+            top = Counter(getattr(o, attr) for o in s.objects).most_common()
+            clear = top[0][1] >= 2 and (len(top) == 1 or top[1][1] < top[0][1])
+            assert (got is not None) == clear, (kind, top)
+            if got is not None:
+                seen[kind] += 1
+                assert got.kind == kind and got.short == top[0][0]
+        a, b = known[0], known[1]
+        same = qa.qa_same_colour(a, "the first", b, "the second", rng)
+        assert same is not None and same.short == ("yes" if a.colour == b.colour else "no")
+        seen[same.short] += 1
+    assert seen["most_shape"] > 5 and seen["most_colour"] > 5 and seen["yes"] > 5 and seen["no"] > 5
+    # Without a known colour there is no colour question to ask.
+    blind = [qa.Known(k.shape, k.size, k.cx, k.cy, None) for k in known]
+    assert qa.qa_most_colour(blind, rng) is None and qa.qa_same_colour(blind[0], "x", blind[1], "y", rng) is None
+
+
+def test_every_templated_question_has_its_answer_among_its_options() -> None:
+    """Multiple-choice versions of every template kind contain the right answer exactly once."""
+    from generators.templates import object_qas
+
+    rng = random.Random(2)
+    kinds = set()
+    for s in split_scenes(4, "seed", 60, 96, 4, 2, 5):
+        for q in object_qas(known_from_scene(s), rng):
+            kinds.add(q.kind)
+            mc = qa.as_multiple_choice(q, rng)
+            if mc is None:
+                continue
+            prompt, letter = mc
+            lines = prompt.split("\n")
+            options = {ln[0]: ln[3:] for ln in lines[1:-1]}
+            right = str(NUMBER_WORDS.index(q.short)) if q.kind.startswith("count") else q.short
+            assert options[letter] == right and list(options.values()).count(right) == 1
+    assert {"most_shape", "most_colour", "same_colour", "crowded", "relation", "where"} <= kinds
