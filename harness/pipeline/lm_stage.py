@@ -29,6 +29,13 @@ MAX_DOC_TOKENS = 96
 DATA_TYPES = ("conversation",) * 16 + ("detail", "complex_reasoning", "knowledge_vqa")
 SCENE_DOC_SHARE = 0.85  # the rest is plain text (knowledge questions, captions)
 MC_SHARE = 0.3  # questions asked with lettered options
+# The first share of steps is a curriculum of single lookups: one question per document
+# about one object or pair, answered in a full sentence. Pilots: the aggregate questions
+# (counts, most common colour) are learned first and with broad attention, and mixing them
+# in from the start delayed sharp lookups (colour 0.57, existence 0.50 after 600 steps of
+# the full mix, against 0.84 and 0.89 on lookups alone).
+LOOKUP_PHASE = 0.6
+LOOKUP_KINDS = ("colour", "size", "where", "shape", "exists", "relation", "bigger", "same_colour")
 SHORT_SHARE = 0.15  # answers given as a bare word or phrase (the rest restate the question)
 
 
@@ -53,6 +60,16 @@ class SceneQAs:
                 out.setdefault(qa.kind, []).append(qa)
             self._cache[i] = out
         return self._cache[i]
+
+
+def lookup_doc(qas: dict[str, list[Any]], rng: random.Random) -> list[dict[str, Any]] | None:
+    """One lookup question with its full-sentence answer (the curriculum's first phase)."""
+    kinds = [k for k in LOOKUP_KINDS if k in qas]
+    if not kinds:
+        return None
+    qa = rng.choice(qas[rng.choice(kinds)])
+    return [{"role": "user", "content": [{"type": "text", "text": qa.question}, {"type": "image"}]},
+            {"role": "assistant", "content": qa.answer}]
 
 
 def scene_doc(scene: Scene, rng: random.Random, qas: dict[str, list[Any]] | None = None) -> list[dict[str, Any]]:
@@ -175,7 +192,12 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
         docs = []
         while len(docs) < cfg["batch"] * group:
             i = grng.randrange(len(scenes))
-            if grng.random() < SCENE_DOC_SHARE:
+            if g0 < LOOKUP_PHASE * cfg["steps"]:
+                doc = lookup_doc(qas.by_kind(i), grng)
+                if doc is None:
+                    continue
+                msgs, rows_i = doc, [i]
+            elif grng.random() < SCENE_DOC_SHARE:
                 msgs, rows_i = scene_doc(scenes[i], grng, qas.by_kind(i)), [i]
             else:
                 msgs, rows_i = text_doc(scenes[i], seed, grng), []
