@@ -105,11 +105,18 @@ def world(out_dir: str, images: int, seed: int) -> None:
               help="Official benchmark file(s).")
 @click.option("--predictions", required=True, type=click.Path(dir_okay=False), help="Prediction file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (0-100 scale).")
-def score(benchmark: str, data: tuple[str, ...], predictions: str, as_json: bool) -> None:
+@click.option("--split", default=None, help="Benchmark split where the files hold several (ScienceQA: a key of "
+              "pid_splits.json; default test).")
+def score(benchmark: str, data: tuple[str, ...], predictions: str, as_json: bool, split: str | None) -> None:
     """Score a prediction file against official benchmark files by the official protocol."""
+    import inspect
+
     from benchmarks import BENCHMARKS
 
-    bench = BENCHMARKS.get(benchmark)()
+    cls = BENCHMARKS.get(benchmark)
+    if split is not None and "split" not in inspect.signature(cls).parameters:
+        raise VigcError(f"--split is not an option of {benchmark}")
+    bench = cls(split=split) if split is not None else cls()
     for p in (*data, predictions):
         if not Path(p).is_file():
             raise VigcError(f"{p}: file not found")
