@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -69,9 +70,22 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def strict_json_value(obj: Any) -> Any:
+    """`obj` with NaN and infinities as None: Python writes them as bare NaN, which is not JSON
+    and which other readers (browsers, jq, pandas' strict mode) reject."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: strict_json_value(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json_value(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 1, fsync: bool = False) -> None:
-    """Write `obj` as JSON atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n", fsync)
+    """Write `obj` as strict JSON atomically (non-finite numbers become null)."""
+    text = json.dumps(strict_json_value(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+    atomic_write_text(path, text + "\n", fsync)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

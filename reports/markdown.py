@@ -69,6 +69,11 @@ def quality_table(quality: Sequence[QualityRecord], metrics: Sequence[str] = QUA
     return "\n".join(out) + "\n"
 
 
+def _num(x: float | None, spec: str) -> str:
+    """`x` formatted, or a dash when it is missing or not a number."""
+    return "–" if x is None or x != x else format(x, spec)
+
+
 def vic_table(effect: dict) -> str:
     """VIG vs VIC on the same questions: levels and paired differences with 95% CIs."""
     keys = [("factual_accuracy", "factual accuracy"), ("chair_i", "CHAIRi"),
@@ -80,8 +85,10 @@ def vic_table(effect: dict) -> str:
         cells = []
         for k, _ in keys:
             d = f"diff_{k}"
-            delta = f" ({v[d]:+.1f} [{ci[d][0]:+.1f}, {ci[d][1]:+.1f}])" if d in v and d in ci else ""
-            cells.append(f"{v[f'vig_{k}']:.1f} → {v[f'vic_{k}']:.1f}{delta}")
+            # A metric with no checkable items is null (NaN in memory): shown as a dash.
+            delta = (f" ({_num(v[d], '+.1f')} [{_num(ci[d][0], '+.1f')}, {_num(ci[d][1], '+.1f')}])"
+                     if d in v and d in ci else "")
+            cells.append(f"{_num(v.get(f'vig_{k}'), '.1f')} → {_num(v.get(f'vic_{k}'), '.1f')}{delta}")
         out.append(f"| {dt} | {e['n_records']} | " + " | ".join(cells) + f" | {v['changed']:.0f}% |")
     return "\n".join(out) + "\n"
 

@@ -40,7 +40,7 @@ MC_SHARE = 0.3
 # (counts, most common colour) are learned first and with broad attention, and mixing them
 # in from the start delayed sharp lookups (colour 0.57, existence 0.50 after 600 steps of
 # the full mix, against 0.84 and 0.89 on lookups alone).
-LOOKUP_PHASE = 0.6
+LOOKUP_PHASE = 0.68
 LOOKUP_KINDS = ("colour", "size", "where", "shape", "exists", "relation", "bigger", "same_colour")
 SHORT_SHARE = 0.15  # answers given as a bare word or phrase (the rest restate the question)
 

@@ -144,3 +144,26 @@ def test_sha256_file(tmp_path: Path) -> None:
     data = os.urandom(3 << 20)
     f.write_bytes(data)
     assert sha256_file(f) == hashlib.sha256(data).hexdigest()
+
+
+def test_write_json_is_strict_json(tmp_path):
+    """NaN and infinities are written as null, never as bare NaN (not JSON)."""
+    import json
+    import math
+
+    from harness.io import write_json
+
+    p = tmp_path / "x.json"
+    write_json(p, {"a": float("nan"), "b": [1.5, float("inf")], "c": {"d": -math.inf}, "e": "NaN"})
+    assert json.loads(p.read_text(), parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c))) == {
+        "a": None, "b": [1.5, None], "c": {"d": None}, "e": "NaN"}
+
+
+def test_vic_table_shows_missing_values_as_dashes():
+    from reports.markdown import vic_table
+
+    effect = {"detail": {"n_records": 2, "values": {"vig_factual_accuracy": 50.0, "vic_factual_accuracy": None,
+                                                     "diff_factual_accuracy": None, "changed": 50.0},
+                         "ci95": {"diff_factual_accuracy": [None, 1.0]}}}
+    row = vic_table(effect).splitlines()[2]
+    assert "50.0 → – (– [–, +1.0])" in row and "| detail | 2 |" in row
