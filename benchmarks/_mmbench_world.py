@@ -12,11 +12,10 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections import Counter
 from typing import Any, Callable, Sequence
 
 from harness.records import Scene
-from harness.world.qa import Known, known_from_scene, quadrant_of, refer, relation
+from harness.world.qa import Known, known_from_scene, quadrant_of, refer, relation, unique_mode
 from harness.world.spec import COLOURS, SHAPES
 
 # MMBench's l2-category names, as its TSVs spell them.
@@ -52,14 +51,6 @@ def _counts(right: int, lo: int, rng: random.Random) -> tuple[str, list[str]]:
     return str(right), [str(v) for v in range(start, start + 4) if v != right]
 
 
-def _mode(values: Sequence[str]) -> str | None:
-    """The value occurring most often, when it is unique and occurs at least twice."""
-    top = Counter(values).most_common()
-    if top[0][1] < 2 or (len(top) > 1 and top[1][1] == top[0][1]):
-        return None
-    return top[0][0]
-
-
 def _masked_refs(objs: list[Known]) -> list[str | None]:
     """Shape-free references ('the red object', 'the big object') by `refer` on shape-masked objects."""
     masked = [Known("object", o.size, o.cx, o.cy, o.colour) for o in objs]
@@ -80,7 +71,7 @@ def t_crowded(objs: list[Known], rng: random.Random) -> Draft | None:
 
 def t_main_shape(objs: list[Known], rng: random.Random) -> Draft | None:
     """The shape that appears most often, when unique (image_topic)."""
-    m = _mode([o.shape for o in objs])
+    m = unique_mode([o.shape for o in objs])
     if m is None:
         return None
     wrong = _others(m, [o.shape for o in objs], list(SHAPES), 3, rng)
@@ -90,7 +81,7 @@ def t_main_shape(objs: list[Known], rng: random.Random) -> Draft | None:
 def t_main_colour(objs: list[Known], rng: random.Random) -> Draft | None:
     """The most common colour, when unique (image_topic)."""
     cols = [str(o.colour) for o in objs]
-    m = _mode(cols)
+    m = unique_mode(cols)
     if m is None:
         return None
     return "Which colour is the most common in the image?", m, _others(m, cols, list(COLOURS), 3, rng), None

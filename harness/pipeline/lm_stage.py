@@ -45,6 +45,14 @@ LOOKUP_KINDS = ("colour", "size", "where", "shape", "exists", "relation", "bigge
 SHORT_SHARE = 0.15  # answers given as a bare word or phrase (the rest restate the question)
 
 
+def qas_by_kind(scene: Scene, rng: random.Random) -> dict[str, list[Any]]:
+    """Every templated question about `scene`, grouped by kind."""
+    out: dict[str, list[Any]] = {}
+    for qa in object_qas(known_from_scene(scene), rng):
+        out.setdefault(qa.kind, []).append(qa)
+    return out
+
+
 class SceneQAs:
     """Every templated question of each scene, computed once per scene (by kind).
 
@@ -60,11 +68,7 @@ class SceneQAs:
     def by_kind(self, i: int) -> dict[str, list[Any]]:
         """Questions of scene `i`, grouped by kind."""
         if i not in self._cache:
-            rng = random.Random(f"lm-qas/{self.seed}/{i}")
-            out: dict[str, list[Any]] = {}
-            for qa in object_qas(known_from_scene(self.scenes[i]), rng):
-                out.setdefault(qa.kind, []).append(qa)
-            self._cache[i] = out
+            self._cache[i] = qas_by_kind(self.scenes[i], random.Random(f"lm-qas/{self.seed}/{i}"))
         return self._cache[i]
 
 
@@ -103,9 +107,7 @@ def scene_doc(scene: Scene, rng: random.Random, qas: dict[str, list[Any]] | None
         pairs = [(r.question, r.answer) for r in template_records(info, known_from_scene(scene), [dt], rng, "lm")[:1]]
     if not pairs:  # a conversation, or a template that had nothing to say about this scene
         if qas is None:
-            qas = {}
-            for qa in object_qas(known_from_scene(scene), rng):
-                qas.setdefault(qa.kind, []).append(qa)
+            qas = qas_by_kind(scene, rng)
         kinds = sorted(qas)
         for _ in range(rng.randint(1, 3)):
             qa = rng.choice(qas[rng.choice(kinds)])

@@ -9,9 +9,10 @@ language-only data, so the data sources differ in what they know, not in how the
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from harness.world.spec import NUMBER_WORDS, SHAPES
 
@@ -171,17 +172,17 @@ def qa_bigger(a: Known, ra: str, b: Known, rb: str, rng: random.Random) -> QA | 
     return QA("bigger", f"Which is bigger, {ra} or {rb}?", f"{cap(big)} is bigger than {small}.", big)
 
 
-def _unique_mode(values: list[str]) -> str | None:
-    """The most frequent value when it is unique and occurs at least twice."""
-    counts = sorted(((values.count(v), v) for v in set(values)), reverse=True)
-    if not counts or counts[0][0] < 2 or (len(counts) > 1 and counts[1][0] == counts[0][0]):
+def unique_mode(values: Sequence[str]) -> str | None:
+    """The value occurring most often, when it is unique and occurs at least twice."""
+    top = Counter(values).most_common()
+    if not top or top[0][1] < 2 or (len(top) > 1 and top[1][1] == top[0][1]):
         return None
-    return counts[0][1]
+    return top[0][0]
 
 
 def qa_most_shape(objs: list[Known], rng: random.Random) -> QA | None:
     """The shape that appears most often, when one clearly does."""
-    m = _unique_mode([o.shape for o in objs])
+    m = unique_mode([o.shape for o in objs])
     if m is None:
         return None
     return QA("most_shape", "Which shape appears most often in the image?",
@@ -192,7 +193,7 @@ def qa_most_colour(objs: list[Known], rng: random.Random) -> QA | None:
     """The most common colour, when every colour is known and one clearly dominates."""
     if any(o.colour is None for o in objs):
         return None
-    m = _unique_mode([str(o.colour) for o in objs])
+    m = unique_mode([str(o.colour) for o in objs])
     if m is None:
         return None
     return QA("most_colour", "Which colour is the most common in the image?", f"Most of the shapes are {m}.", m)
