@@ -39,6 +39,25 @@ class ScoreResult(Generic[O]):
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ItemScore:
+    """One item's part of the primary metric, with what the model said (for per-sample records).
+
+    The primary metric is 100 * sum(unit score * unit weight) / sum(unit weight) over units: an
+    item, or all items sharing `group` (CircularEval: the question scores the minimum of its
+    passes, weight 1). `score` is on a 0-1 scale.
+    """
+
+    id: str  # the BenchItem id this item was asked under
+    score: float
+    prediction: str | None  # the answer as the prediction file holds it; None when missing
+    extracted: str | None = None  # what the protocol read from it (letter, yes/no, choice text, ...)
+    reference: str | None = None  # the right answer where the data has one
+    group: str | None = None  # CircularEval group (the original question), else None
+    categories: tuple[str, ...] = ()  # breakdown metric keys of `aggregate` the item counts in
+    weight: float = 1.0  # weight of `score` (CHAIRi: the caption's mentions)
+
+
 class Benchmark(ABC, Generic[O]):
     """Base class of every benchmark. Subclasses are registered with `@register_benchmark`."""
 
@@ -72,3 +91,13 @@ class Benchmark(ABC, Generic[O]):
     @abstractmethod
     def aggregate(self, outcomes: Sequence[O]) -> dict[str, float]:
         """Metrics (0-100) from per-item outcomes; used again on bootstrap resamples."""
+
+    def item_scores(self, data: Sequence[Path], predictions: Path, result: ScoreResult[O]) -> list[ItemScore]:
+        """Per-item scores of `result` (from `score` on the same files) for the primary metric.
+
+        A benchmark overrides this in its own file; the built-in ones are read by the views in
+        `benchmarks/_samples.py`. An empty list means the benchmark offers no per-item view.
+        """
+        from benchmarks._samples import builtin_item_scores
+
+        return builtin_item_scores(self, data, predictions, result)

@@ -123,3 +123,33 @@ class QualityRecord(Record):
     ci_low: float | None
     ci_high: float | None
     n: int
+
+
+class SampleRecord(Record):
+    """One line of a score stage's samples.jsonl: one scored item and what the model said.
+
+    `score` is the item's part of the benchmark's primary metric (`metric`) on a 0-1 scale.
+    A metric is recomputed from samples as 100 * sum(unit score * unit weight) / sum(unit
+    weight), where a unit is an item, or all items sharing a `group` (a CircularEval question:
+    it scores the minimum of its passes, weight 1). Bootstrap intervals and paired tests
+    resample units, so passes of one question always move together.
+    """
+
+    schema_: int = Field(SCHEMA_VERSION, alias="schema")
+    target: str
+    source: str
+    benchmark: str
+    split: str
+    item_id: str = Field(description="the official id (POPE question_id, MMBench pass index, ScienceQA pid, ...)")
+    group: str | None = Field(None, description="CircularEval group: the original question's index (MMBench)")
+    categories: tuple[str, ...] = Field((), description="breakdown metric keys the item counts in "
+                                                        "(MMBench l2-category; ScienceQA NAT, IMG, G1-6, ...)")
+    prompt: str = Field(description="exactly what the model was asked")
+    prediction: str | None = Field(description="the model's answer as in the prediction file; None when missing")
+    extracted: str | None = Field(None, description="what the protocol read from it (letter, yes/no, ...)")
+    reference: str | None = Field(None, description="the right answer where the data has one")
+    metric: str = Field(description="the primary metric `score` contributes to")
+    score: float = Field(description="0-1: a hit, a VQA accuracy, or a ratio such as hallucinated / mentions")
+    weight: float = Field(1.0, description="weight of `score` in the metric (CHAIRi: the caption's mentions)")
+    image: str | None = Field(None, description="image file, relative to the samples file's folder")
+    image_sha256: str = ""
