@@ -153,9 +153,10 @@ def report(run_dir: str, fmt: str, out_file: str | None) -> None:
 
 def _attach() -> None:
     from harness.cli_generate import generate, merge
+    from harness.cli_predict import lm_eval_tasks, predict
     from harness.cli_quality import quality
 
-    for cmd in (quality, generate, merge):
+    for cmd in (quality, generate, merge, predict, lm_eval_tasks):
         cli.add_command(cmd)
 
 

@@ -39,7 +39,7 @@ def bench_files(bench_out: Any, name: str) -> dict[str, list[Path]]:
 def run_predict(ctx: StageContext) -> dict[str, Any]:
     """Answer every item of one benchmark (all splits) with one finetuned model."""
     from harness.models.adapter import load_vlm
-    from harness.pipeline.features import feature_table
+    from harness.predict import predict_items
 
     c = ctx.config
     bench = BENCHMARKS.get(c["benchmark"])()
@@ -48,21 +48,8 @@ def run_predict(ctx: StageContext) -> dict[str, Any]:
     written = {}
     for split, files in bench_files(ctx.inputs["bench"], c["benchmark"]).items():
         items = bench.load(files, image_root=world / "images")
-        feats, rows = feature_table(vlm, [it.image for it in items], blind=c.get("blind", False))
-        task = ctx.progress(f"predict {c['label']} {c['benchmark']}/{split}", len(items))
-        answers: list[str] = []
-        bs = c["batch_size"]
-        # Similar prompt lengths batch together, which cuts padding; answers go back in order.
-        order = sorted(range(len(items)), key=lambda i: len(items[i].prompt))
-        out: dict[int, str] = {}
-        for s in range(0, len(order), bs):
-            idx = order[s:s + bs]
-            texts = vlm.generate(feats[[rows[i] for i in idx]], [items[i].prompt for i in idx],
-                                 max_new_tokens=max(items[i].max_new_tokens for i in idx), num_beams=c["num_beams"])
-            out.update(zip(idx, texts))
-            task.advance(len(idx))
-        task.close()
-        answers = [out[i] for i in range(len(items))]
+        answers = predict_items(vlm, items, c["batch_size"], c["num_beams"], blind=c.get("blind", False),
+                                progress=ctx.progress, description=f"predict {c['label']} {c['benchmark']}/{split}")
         pred = ctx.out_dir / f"{split}.predictions"
         bench.write_predictions(items, answers, pred)
         written[split] = pred.name
