@@ -131,20 +131,25 @@ def score(benchmark: str, data: tuple[str, ...], predictions: str, as_json: bool
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["md"]), default="md", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True,
+              help="Markdown, or one self-contained HTML file (plots and images inlined).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 def report(run_dir: str, fmt: str, out_file: str | None) -> None:
-    """Render a run directory's results as a report."""
-    from harness.io import atomic_write_text, read_jsonl
-    from harness.records import QualityRecord, ResultRecord
-    from reports.markdown import render_markdown
+    """Render a run directory's results as a report: leaderboards with paired tests against `seed`,
+    breakdowns, data quality, VIC's effect (and, in HTML, setup, figures and example items)."""
+    from harness.io import atomic_write_text
+    from reports.run_data import load_run
 
-    rd = Path(run_dir)
-    if not (rd / "results.jsonl").is_file():
-        raise VigcError(f"{rd}: not a run directory (no results.jsonl)")
-    results = read_jsonl(rd / "results.jsonl", ResultRecord)
-    quality = read_jsonl(rd / "data_quality.jsonl", QualityRecord) if (rd / "data_quality.jsonl").is_file() else []
-    text = render_markdown(results, quality, title=f"vigc-bench report: {rd.name}")
+    run = load_run(run_dir)
+    title = f"vigc-bench report: {run.name}"
+    if fmt == "html":
+        from reports.html import render_html
+
+        text = render_html(run, title)
+    else:
+        from reports.markdown import render_run_markdown
+
+        text = render_run_markdown(run, title)
     if out_file:
         atomic_write_text(out_file, text)
     else:
@@ -155,8 +160,9 @@ def _attach() -> None:
     from harness.cli_generate import generate, merge
     from harness.cli_predict import lm_eval_tasks, predict
     from harness.cli_quality import quality
+    from harness.cli_reports import check, compare
 
-    for cmd in (quality, generate, merge, predict, lm_eval_tasks):
+    for cmd in (quality, generate, merge, predict, lm_eval_tasks, compare, check):
         cli.add_command(cmd)
 
 

@@ -1,10 +1,17 @@
-"""Markdown leaderboards: one table per (benchmark, split), one row per (target, source)."""
+"""Markdown reports: headline leaderboard with paired tests, per-category breakdowns, every
+metric per (benchmark, split), data quality and VIC's paired effect."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from harness.records import QualityRecord, ResultRecord
+
+if TYPE_CHECKING:  # pandas and the leaderboard are imported only when a report is rendered
+    import pandas as pd
+
+    from reports.leaderboard import Column
+    from reports.run_data import RunData
 
 
 def fmt_value(value: float, lo: float | None, hi: float | None) -> str:
@@ -93,13 +100,66 @@ def vic_table(effect: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+def _md(text: str) -> str:
+    """Text safe inside a markdown table cell (pipes would split it, newlines end the row)."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def board_table(columns: Sequence["Column"], df: "pd.DataFrame", models: Sequence[tuple[str, str]]) -> str:
+    """A leaderboard frame as a markdown table: rows (target, source), or rows columns when
+    there are many columns and few models (MMBench categories read better down the page)."""
+    from reports.leaderboard import cell_text
+
+    cells: dict[tuple[str, str, str], str] = {}
+    for _, row in df.iterrows():
+        value, ci, test = cell_text(row)
+        value = f"**{value}**" if row["best"] else value
+        cells[(row["target"], row["source"], row["column"])] = " ".join(x for x in (value, ci, test) if x)
+    rows = [m for m in models if any((m[0], m[1], c.label) in cells for c in columns)]
+    labels = [c.label for c in columns]
+    if len(labels) > 6 and len(labels) > len(rows):
+        out = ["| metric | " + " | ".join(_md(f"{t} / {s}") for t, s in rows) + " |", "|---|" + "---|" * len(rows)]
+        for lab in labels:
+            out.append(f"| {_md(lab)} | " + " | ".join(cells.get((t, s, lab), "–") for t, s in rows) + " |")
+    else:
+        out = ["| target | source | " + " | ".join(_md(x) for x in labels) + " |", "|---|---|" + "---|" * len(labels)]
+        for t, s in rows:
+            out.append(f"| {_md(t)} | {_md(s)} | " + " | ".join(cells.get((t, s, lab), "–") for lab in labels) + " |")
+    return "\n".join(out) + "\n"
+
+
+def render_run_markdown(run: "RunData", title: str, boards: Any = None) -> str:
+    """The whole report of a run: leaderboards with paired tests, breakdowns, every metric,
+    data quality and VIC's paired effect. `boards` reuses `leaderboard.leaderboards(run)`."""
+    from reports.leaderboard import leaderboards, legend, models
+
+    if boards is None:
+        boards = leaderboards(run, seed=int(run.manifest.get("seed", 0) or 0))
+    tables, notes = boards
+    out = [f"# {title}\n", "Values are percentages with 95% bootstrap confidence intervals.\n"]
+    if tables:
+        out += ["## Leaderboard\n", legend() + "\n"]
+        for i, (name, cols, df) in enumerate(tables):
+            if i == 1:
+                out.append("## Breakdowns\n")
+            out += [f"### {name}\n" if i else "", board_table(cols, df, models(run))]
+        if not run.samples:
+            out.append("_No samples.jsonl in this run: no paired tests, and pooled splits have no interval._\n")
+    out += [f"- {n}\n" for n in notes]
+    out += ["## All metrics\n", leaderboard(run.results) or "_no results_\n"]
+    if run.quality:
+        out += ["## Data quality\n", quality_table(run.quality)]
+    if run.vic_effect:
+        out += ["## VIC against VIG on the same questions\n", vic_table(run.vic_effect)]
+    return "\n".join(x for x in out if x)
+
+
 def render_markdown(results: Sequence[ResultRecord], quality: Sequence[QualityRecord], title: str,
                     vic_effect: dict | None = None) -> str:
-    """The whole report: leaderboards, data quality, and VIC's paired effect."""
-    out = [f"# {title}\n", "Values are percentages with 95% bootstrap confidence intervals.\n", "## Leaderboards\n",
-           leaderboard(results) or "_no results_\n"]
-    if quality:
-        out += ["## Data quality\n", quality_table(quality)]
-    if vic_effect:
-        out += ["## VIC against VIG on the same questions\n", vic_table(vic_effect)]
-    return "\n".join(out)
+    """The report from records alone (no samples: no paired tests); see `render_run_markdown`."""
+    from pathlib import Path
+
+    from reports.run_data import RunData
+
+    run = RunData(Path("."), list(results), list(quality), vic_effect=vic_effect)
+    return render_run_markdown(run, title)

@@ -1,0 +1,112 @@
+"""A run directory read into memory: results, data quality, per-sample records, manifest.
+
+Everything a report, a comparison or a check needs comes through `load_run`, so every
+command reads run directories the same way and fails the same way (one `VigcError` line).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from harness.errors import BadInput, MissingResource
+from harness.records import QualityRecord, ResultRecord, SampleRecord
+
+SAMPLES = "samples.jsonl"
+Cell = tuple[str, str, str, str]  # (target, source, benchmark, split)
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The records of one finished (or hand-made) run directory."""
+
+    run_dir: Path
+    results: list[ResultRecord]
+    quality: list[QualityRecord] = field(default_factory=list)
+    samples: list[SampleRecord] = field(default_factory=list)
+    # Folder of the samples file each (target, source, benchmark) came from: image paths in
+    # samples are relative to it.
+    sample_dirs: dict[tuple[str, str, str], Path] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    vic_effect: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        """The run's name: the config's, else the directory's."""
+        return str(self.manifest.get("config", {}).get("name") or self.run_dir.name)
+
+    @cached_property
+    def _by_model(self) -> dict[tuple[str, str, str], list[SampleRecord]]:
+        out: dict[tuple[str, str, str], list[SampleRecord]] = {}
+        for s in self.samples:
+            out.setdefault((s.target, s.source, s.benchmark), []).append(s)
+        return out
+
+    def samples_of(self, target: str, source: str, benchmark: str) -> list[SampleRecord]:
+        """The samples of one (target, source, benchmark), all splits, in file order."""
+        return self._by_model.get((target, source, benchmark), [])
+
+    def image_path(self, s: SampleRecord) -> Path | None:
+        """The image file of a sample, or None when it has none or the file is gone."""
+        folder = self.sample_dirs.get((s.target, s.source, s.benchmark))
+        if s.image is None or folder is None:
+            return None
+        p = folder / s.image
+        return p if p.is_file() else None
+
+
+def _samples_files(run_dir: Path, manifest: dict[str, Any]) -> list[Path]:
+    """samples.jsonl of every score stage: through the manifest's stage paths (a shared cache
+    may live elsewhere), else the run directory's own stages/ folder."""
+    found: list[Path] = []
+    for name, st in manifest.get("stages", {}).items():
+        if name.startswith("score/") and isinstance(st, dict) and st.get("path"):
+            p = Path(st["path"]) / SAMPLES
+            if p.is_file():
+                found.append(p)
+    if not found:
+        found = sorted((run_dir / "stages").glob(f"score--*/{SAMPLES}"))
+    if (run_dir / SAMPLES).is_file():  # a hand-made or merged run keeps them at the top
+        found.append(run_dir / SAMPLES)
+    return found
+
+
+def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_samples: bool = True) -> RunData:
+    """Read a run directory; `manifest` overrides manifest.json (a study passes it before writing it).
+
+    Raises `MissingResource` when there is no results.jsonl and `BadInput` for malformed files,
+    each naming the file.
+    """
+    from harness.io import read_json, read_jsonl
+
+    rd = Path(run_dir)
+    if not (rd / "results.jsonl").is_file():
+        raise MissingResource(f"{rd}: not a run directory (no results.jsonl)")
+    results = read_jsonl(rd / "results.jsonl", ResultRecord)
+    quality = read_jsonl(rd / "data_quality.jsonl", QualityRecord) if (rd / "data_quality.jsonl").is_file() else []
+    if manifest is None and (rd / "manifest.json").is_file():
+        manifest = read_json(rd / "manifest.json")
+        if not isinstance(manifest, dict):
+            raise BadInput(f"{rd / 'manifest.json'}: expected a JSON object")
+    manifest = manifest or {}
+    vic = read_json(rd / "vic_effect.json") if (rd / "vic_effect.json").is_file() else None
+    samples: list[SampleRecord] = []
+    dirs: dict[tuple[str, str, str], Path] = {}
+    if with_samples:
+        for f in _samples_files(rd, manifest):
+            rows = read_jsonl(f, SampleRecord)
+            for s in rows:
+                dirs.setdefault((s.target, s.source, s.benchmark), f.parent)
+            samples.extend(rows)
+    return RunData(rd, results, quality, samples, dirs, manifest, vic if isinstance(vic, dict) else None)
+
+
+def unit_scores(samples: list[SampleRecord]) -> dict[str, tuple[float, float]]:
+    """{unit id: (num, den)} of samples of one cell; unit ids carry the split, so splits pool."""
+    from harness.stats import collapse_groups
+
+    return collapse_groups([f"{s.split}/{s.item_id}" for s in samples], [s.score for s in samples],
+                           [s.weight for s in samples],
+                           [None if s.group is None else f"{s.split}/{s.group}" for s in samples])
