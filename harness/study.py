@@ -4,7 +4,7 @@ world ─┬─ foundation/lm ──────────────┐
        ├─ foundation/vision-<arch> ───┼─ finetune/<target>/<source> ─ predict/... ─ score/...
        ├─ data/<part> (seed, lang, …) ┘
        └─ bench-files
-Then results.jsonl, data_quality.jsonl, report.md and manifest.json are written to the run
+Then results.jsonl, data_quality.jsonl, report.md, report.html and manifest.json are written to the run
 directory (manifest last).
 """
 
@@ -68,20 +68,13 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     quality = out.quality
     write_jsonl(run_dir / "results.jsonl", results)
     write_jsonl(run_dir / "data_quality.jsonl", quality)
-    from reports.markdown import render_markdown
-
-    report = run_dir / "report.md"
-    from harness.io import atomic_write_text
-
-    atomic_write_text(report, render_markdown(results, quality, title=f"vigc-bench study: {cfg.name}",
-                                              vic_effect=out.notes.get("vic_effect")))
     if "vic_effect" in out.notes:
         write_json(run_dir / "vic_effect.json", out.notes["vic_effect"])
     seconds = time.perf_counter() - t0
     import torch
     import transformers
 
-    write_json(run_dir / "manifest.json", {
+    manifest = {
         "config": config_dict(cfg),
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": transformers.__version__},
@@ -90,5 +83,11 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
                             "path": str(o.path)} for o in runner.history},
         "seconds": round(seconds, 3),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }, fsync=True)
+    }
+    from reports.render import write_reports
+
+    # The reports read the manifest's stage paths (for samples.jsonl) before it is written:
+    # the manifest comes last, so its presence vouches for everything beside it.
+    report, _ = write_reports(run_dir, f"vigc-bench study: {cfg.name}", manifest)
+    write_json(run_dir / "manifest.json", manifest, fsync=True)
     return StudyResult(run_dir, results, quality, list(runner.history), report, seconds, out.notes)

@@ -1,0 +1,127 @@
+"""Report rendering on a hand-made run directory: markdown snapshot, HTML escaping and
+self-containment, leaderboard semantics, and the report command."""
+
+from __future__ import annotations
+
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports.html import render_html
+from reports.leaderboard import leaderboards
+from reports.markdown import render_run_markdown
+from reports.run_data import load_run
+from tests.reports._runfixture import EVIL, make_run
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "fixture_report.md"
+
+
+@pytest.fixture()
+def run_dir(tmp_path: Path) -> Path:
+    return make_run(tmp_path / "run")
+
+
+def test_markdown_snapshot(run_dir: Path) -> None:
+    text = render_run_markdown(load_run(run_dir), "vigc-bench report: fixture")
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(text)
+    assert text == SNAPSHOT.read_text(), "rendered markdown changed; rerun with UPDATE_SNAPSHOTS=1 if intended"
+
+
+def test_leaderboard_marks_significance_and_best(run_dir: Path) -> None:
+    boards, notes = leaderboards(load_run(run_dir))
+    title, cols, df = boards[0]
+    assert [c.label for c in cols] == ["pope accuracy (all splits)", "mmbench overall (dev)"] and not notes
+    vigc = df[df["source"] == "seed+vigc"].set_index("column")
+    seed = df[df["source"] == "seed"].set_index("column")
+    pope = "pope accuracy (all splits)"
+    assert vigc.loc[pope, "value"] == pytest.approx(70.0) and seed.loc[pope, "value"] == pytest.approx(60.0)
+    assert vigc.loc[pope, "significant"] and vigc.loc[pope, "better"] and vigc.loc[pope, "best"]
+    assert vigc.loc[pope, "diff"] == pytest.approx(10.0) and vigc.loc[pope, "p"] < 0.01
+    assert pd.isna(seed.loc[pope, "p"]) and not seed.loc[pope, "best"]
+    titles = [t for t, _, _ in boards]
+    assert "pope: accuracy per split" in titles and "mmbench (dev): overall per category" in titles
+
+
+def test_the_seed_source_is_never_tested_against_itself(run_dir: Path) -> None:
+    _, _, df = leaderboards(load_run(run_dir))[0][0]
+    assert df[df["source"] == "seed"]["p"].isna().all()
+
+
+def test_report_without_samples_says_so(tmp_path: Path) -> None:
+    run = load_run(make_run(tmp_path / "r", with_samples=False))
+    text = render_run_markdown(run, "t")
+    assert "No samples.jsonl" in text and "Δ" not in text.split("## All metrics")[0].split("bold:")[1]
+    assert "n-weighted mean" not in text  # the note lives in the frame; cells stay compact
+    assert "60.0" in text
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+
+def test_html_escapes_model_text_and_runs_nothing(run_dir: Path) -> None:
+    page = render_html(load_run(run_dir), "fixture <script>")
+    # The hostile answers are shown as text ...
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert EVIL[0] not in page and EVIL[1] not in page
+    # ... and no element can run anything or load anything from outside the file.
+    parser = _Tags()
+    parser.feed(page)
+    names = {t for t, _ in parser.tags}
+    assert not names & {"script", "iframe", "object", "embed", "link", "form", "base"}
+    for tag, attrs in parser.tags:
+        assert not any(k.startswith("on") for k in attrs), (tag, attrs)
+        if tag == "img":
+            assert (attrs.get("src") or "").startswith("data:image/"), attrs
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert not re.search(r"(src|href)=\"(https?:)?//", page)
+
+
+def test_html_has_every_section(run_dir: Path) -> None:
+    page = render_html(load_run(run_dir), "fixture")
+    for h in ("Setup", "Leaderboard", "Breakdowns", "Figures", "Data quality", "VIC against VIG", "Examples"):
+        assert f"<h2>{h}" in page, h
+    assert page.count("data:image/png;base64,") >= 4  # two figures and example images
+    assert "2.13.0+cpu" in page and "abababababababab" in page  # versions and stage hashes
+    assert "table-layout:fixed" in page and "overflow-wrap:anywhere" in page  # tables wrap, never scroll
+
+
+def test_report_command_writes_both_formats(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from harness.cli import main
+
+    main(["report", str(run_dir), "--format", "html", "--out", str(tmp_path / "r.html")])
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    main(["report", str(run_dir)])
+    assert capsys.readouterr().out.startswith("# vigc-bench report: fixture")
+
+
+def test_write_reports_uses_a_manifest_not_yet_on_disk(run_dir: Path) -> None:
+    from harness.io import read_json
+    from reports.render import write_reports
+
+    manifest = read_json(run_dir / "manifest.json")
+    (run_dir / "manifest.json").unlink()
+    md, html = write_reports(run_dir, "vigc-bench study: fixture", manifest)
+    assert md.read_text().startswith("# vigc-bench study: fixture") and "2.13.0+cpu" in html.read_text()
+
+
+def test_reports_never_import_model_code() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, reports.html, reports.compare, reports.check, reports.render, harness.cli_reports; "
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers') "
+            "or m.startswith('harness.models')]; print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert r.returncode == 0, r.stdout + r.stderr
