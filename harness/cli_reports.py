@@ -17,11 +17,9 @@ from harness.errors import BadInput, CheckFailed
 @click.option("--fail-on", type=click.Choice(["regression", "difference", "never"]), default="regression",
               show_default=True, help="Exit 1 on a significant change for the worse against the first run "
               "(primary metrics and their categories), on any significant difference, or never.")
-@click.option("--bootstrap", "n_boot", type=int, default=1000, show_default=True,
-              help="Bootstrap resamples for paired intervals.")
 @click.option("--permutations", "n_perm", type=int, default=2000, show_default=True,
               help="Sign flips for paired p-values.")
-def compare(run_dirs: tuple[str, ...], fail_on: str, n_boot: int, n_perm: int) -> None:
+def compare(run_dirs: tuple[str, ...], fail_on: str, n_perm: int) -> None:
     """Compare runs side by side: every (target, source, benchmark, split, metric), each run against the first.
 
     Differences are tested on the same items with a paired test where both runs have
@@ -33,10 +31,10 @@ def compare(run_dirs: tuple[str, ...], fail_on: str, n_boot: int, n_perm: int) -
 
     if len(run_dirs) < 2:
         raise BadInput("compare needs at least two run directories")
-    if n_boot < 0 or n_perm < 1:
-        raise BadInput("--bootstrap must be >= 0 and --permutations >= 1")
+    if n_perm < 1:
+        raise BadInput("--permutations must be at least 1")
     runs = [load_run(d) for d in run_dirs]
-    rows = compare_runs(runs, n_boot=n_boot, n_perm=n_perm)
+    rows = compare_runs(runs, n_perm=n_perm)
     click.echo(render_text(runs, rows), nl=False)
     failing = {"regression": regressions, "difference": differences, "never": lambda _: []}[fail_on](rows)
     if failing:

@@ -119,16 +119,23 @@ def _percentiles(vals: Any, alpha: float) -> tuple[float | None, float | None]:
 
 
 def _resampled_sums(rng: Any, cols: Sequence[Any], n_boot: int, chunk: int = 256) -> list[Any]:
-    """Per resample, the sum of each column over units drawn with replacement (chunked: B x n ints)."""
+    """Per resample, the sum of each column over units drawn with replacement.
+
+    Each chunk of resamples becomes a matrix of draw counts (units drawn twice count twice), so
+    the sums of every column are one matrix product.
+    """
     import numpy as np
 
-    n = len(cols[0])
-    out: list[list[Any]] = [[] for _ in cols]
+    stacked = np.stack([np.asarray(c, dtype=float) for c in cols], axis=1)
+    n = len(stacked)
+    parts = []
     for start in range(0, n_boot, chunk):
-        idx = rng.integers(0, n, size=(min(chunk, n_boot - start), n))
-        for o, c in zip(out, cols):
-            o.append(c[idx].sum(axis=1))
-    return [np.concatenate(o) for o in out]
+        k = min(chunk, n_boot - start)
+        idx = rng.integers(0, n, size=(k, n)) + (np.arange(k) * n)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(float)
+        parts.append(counts @ stacked)
+    sums = np.concatenate(parts)
+    return [sums[:, j] for j in range(stacked.shape[1])]
 
 
 def cluster_bootstrap(num: Sequence[float], den: Sequence[float] | None = None, n_boot: int = 1000, seed: int = 0,
@@ -178,15 +185,20 @@ def paired_test(a_num: Sequence[float], b_num: Sequence[float], a_den: Sequence[
         s_an, s_ad, s_bn, s_bd = _resampled_sums(rng, [an, ad, bn, bd], n_boot)
         with np.errstate(invalid="ignore", divide="ignore"):
             low, high = _percentiles(s_an / s_ad - s_bn / s_bd, alpha)
+    # Swapping A and B on the flipped units moves each sum by the flipped units' differences,
+    # so a batch of sign flips is one matrix product (random bits: 8 flips per random byte).
+    # float32 triples its speed; sums of 0/1 scores and counts stay exact, fractional ones err
+    # by far less than `tol`, and `tol` is far below the smallest step a flip can make.
+    delta = np.stack([bn - an, bd - ad], axis=1).astype(np.float32)
+    base = np.array([an.sum(), ad.sum(), bn.sum(), bd.sum()])
     hits, done = 0, 0
-    tol = 1e-12 * max(1.0, abs(diff))  # float sums of swapped terms differ in the last bits
+    tol = 1e-6 * max(1.0, abs(diff))
     while done < n_perm:
-        k = min(256, n_perm - done)
-        flip = rng.random((k, n)) < 0.5
-        pa_n = np.where(flip, bn, an).sum(axis=1)
-        pa_d = np.where(flip, bd, ad).sum(axis=1)
-        pb_n = np.where(flip, an, bn).sum(axis=1)
-        pb_d = np.where(flip, ad, bd).sum(axis=1)
+        k = min(512, n_perm - done)
+        bits = np.unpackbits(rng.integers(0, 256, size=(k, (n + 7) // 8), dtype=np.uint8), axis=1)[:, :n]
+        moved = (bits.astype(np.float32) @ delta).astype(float)
+        pa_n, pa_d = base[0] + moved[:, 0], base[1] + moved[:, 1]
+        pb_n, pb_d = base[2] - moved[:, 0], base[3] - moved[:, 1]
         with np.errstate(invalid="ignore", divide="ignore"):
             perm = np.where(pa_d > 0, pa_n / np.where(pa_d > 0, pa_d, 1), 0.0) - \
                 np.where(pb_d > 0, pb_n / np.where(pb_d > 0, pb_d, 1), 0.0)

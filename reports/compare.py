@@ -64,8 +64,8 @@ def _same_items(a: Sequence[SampleRecord], b: Sequence[SampleRecord]) -> bool:
     return bool(a) and len(a) == len(b) and ident(a) == ident(b)
 
 
-def _delta(first: RunData, later: RunData, key: Key, r0: ResultRecord, r1: ResultRecord, n_boot: int,
-           n_perm: int, seed: int) -> Delta:
+def _delta(first: RunData, later: RunData, key: Key, r0: ResultRecord, r1: ResultRecord, n_perm: int,
+           seed: int) -> Delta:
     from harness.stats import paired_test
 
     diff = r1.value - r0.value
@@ -75,7 +75,7 @@ def _delta(first: RunData, later: RunData, key: Key, r0: ResultRecord, r1: Resul
         ua, ub = unit_scores(sa), unit_scores(sb)
         keys = list(ua)
         t = paired_test([ua[k][0] for k in keys], [ub[k][0] for k in keys], [ua[k][1] for k in keys],
-                        [ub[k][1] for k in keys], n_boot=n_boot, n_perm=n_perm, seed=seed)
+                        [ub[k][1] for k in keys], n_boot=0, n_perm=n_perm, seed=seed)  # the p-value decides
         sig = t.p_value < ALPHA and t.diff != 0
         return Delta(diff, "paired", t.p_value, sig, None if higher is None or not sig else (t.diff < 0) == higher)
     if None in (r0.ci_low, r0.ci_high, r1.ci_low, r1.ci_high):
@@ -84,7 +84,7 @@ def _delta(first: RunData, later: RunData, key: Key, r0: ResultRecord, r1: Resul
     return Delta(diff, "ci-overlap", None, sig, None if higher is None or not sig else (diff < 0) == higher)
 
 
-def compare_runs(runs: Sequence[RunData], n_boot: int = 1000, n_perm: int = 2000, seed: int = 0) -> list[CompareRow]:
+def compare_runs(runs: Sequence[RunData], n_perm: int = 2000, seed: int = 0) -> list[CompareRow]:
     """Rows for every metric any run reports, in first-seen order."""
     index = [{(r.target, r.source, r.benchmark, r.split, r.metric): r for r in run.results} for run in runs]
     keys = list(dict.fromkeys(k for idx in index for k in idx))
@@ -94,8 +94,7 @@ def compare_runs(runs: Sequence[RunData], n_boot: int = 1000, n_perm: int = 2000
         deltas = []
         for run, rec in zip(runs[1:], recs[1:]):
             r0 = recs[0]
-            deltas.append(None if r0 is None or rec is None else _delta(runs[0], run, key, r0, rec, n_boot, n_perm,
-                                                                         seed))
+            deltas.append(None if r0 is None or rec is None else _delta(runs[0], run, key, r0, rec, n_perm, seed))
         rows.append(CompareRow(key, recs, tuple(deltas)))
     return rows
 

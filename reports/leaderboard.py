@@ -156,8 +156,12 @@ def paired(run: RunData, a: tuple[str, str], b: tuple[str, str], col: Column, n_
 
 
 def frame(run: RunData, columns: list[Column], baseline: str = BASELINE, n_boot: int = 1000, n_perm: int = 2000,
-          seed: int = 0) -> pd.DataFrame:
-    """Long frame (FRAME_COLUMNS): one row per (target, source, column) that has a value."""
+          seed: int = 0, paired_ci: bool = False) -> pd.DataFrame:
+    """Long frame (FRAME_COLUMNS): one row per (target, source, column) that has a value.
+
+    `diff_low` / `diff_high` (the paired bootstrap interval of the difference) are filled only
+    with `paired_ci`: the tables do not show them, and they cost more than the test itself.
+    """
     rows = []
     for t, s in models(run):
         for col in columns:
@@ -167,7 +171,7 @@ def frame(run: RunData, columns: list[Column], baseline: str = BASELINE, n_boot:
             row = {"target": t, "source": s, "column": col.label, **lvl, "diff": None, "diff_low": None,
                    "diff_high": None, "p": None, "significant": False, "better": None, "best": False}
             if s != baseline and (t, baseline) in models(run):
-                test = paired(run, (t, s), (t, baseline), col, n_boot, n_perm, seed)
+                test = paired(run, (t, s), (t, baseline), col, n_boot if paired_ci else 0, n_perm, seed)
                 if test is not None:
                     row.update({k: test[k] for k in ("diff", "diff_low", "diff_high", "p")})
                     row["significant"] = test["p"] < ALPHA
