@@ -126,8 +126,9 @@ def task_specs(benchmarks: tuple[str, ...], data: tuple[str, ...], images: tuple
 def lm_eval_tasks(out_dir: str, benchmarks: tuple[str, ...], data: tuple[str, ...], images: tuple[str, ...],
                   splits: tuple[str, ...]) -> None:
     """Write lm-eval task YAML, item files and a helper module, so that lm-eval runs our
-    benchmarks with our prompts and our official scorers:
+    benchmarks with our prompts and official scorers. Run them with lm-eval's CLI plus our `vigc` model:
 
+    \b
     python -m harness.lm_eval_bridge --include_path OUT --tasks vigc_pope --model vigc --model_args path=MODEL
     """
     from harness.lm_eval_bridge.tasks import write_tasks

@@ -100,7 +100,7 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
 
     Items are batched by prompt length (similar lengths share a batch, which cuts padding);
     each batch generates up to the largest `max_new_tokens` among its items. `blind` shows
-    every item a blank image (the text-only control).
+    every item a blank image (the text-only control); `description` labels the progress bar.
     """
     if batch_size < 1:
         raise BadInput(f"batch size must be at least 1, got {batch_size}")

@@ -156,6 +156,8 @@ def _clear_previous(out_dir: Path) -> None:
             for p in (out_dir / f"{task}.yaml", out_dir / f"{task}.jsonl"):
                 p.unlink(missing_ok=True)
             shutil.rmtree(out_dir / "images" / task, ignore_errors=True)
+        if (out_dir / "images").is_dir() and not any((out_dir / "images").iterdir()):
+            (out_dir / "images").rmdir()
         (out_dir / HELPER_NAME).unlink(missing_ok=True)
         spec_path.unlink()
     elif out_dir.is_dir() and any(out_dir.iterdir()):
