@@ -158,6 +158,32 @@ def vic_html(effect: dict[str, Any]) -> str:
     return table(["data type", "n", *[f"{lab}: VIG → VIC" for _, lab in keys], "changed"], rows, raw=True)
 
 
+def all_metrics_html(run: RunData) -> str:
+    """Every reported metric per (benchmark, split), folded away (the leaderboards come first)."""
+    from reports.markdown import _ordered_metrics
+
+    parts = []
+    for bench, split in dict.fromkeys((r.benchmark, r.split) for r in run.results):
+        rows = [r for r in run.results if r.benchmark == bench and r.split == split]
+        metrics = _ordered_metrics(rows)
+        mods = list(dict.fromkeys((r.target, r.source) for r in rows))
+        cell = {(r.target, r.source, r.metric): r for r in rows}
+
+        def val(t: str, s: str, m: str) -> str:
+            r = cell.get((t, s, m))
+            return "–" if r is None else f"{_num(r.value)}<span class=\"ci\">[{_num(r.ci_low)}, {_num(r.ci_high)}]</span>"
+
+        parts.append(f"<h3>{esc(bench)} ({esc(split)}, n={max(r.n for r in rows)}, protocol: {esc(rows[0].protocol)})"
+                     "</h3>")
+        if len(metrics) > 6 and len(metrics) > len(mods):
+            parts.append(table(["metric", *[f"{t} / {s}" for t, s in mods]],
+                               [[esc(m), *[val(t, s, m) for t, s in mods]] for m in metrics], raw=True))
+        else:
+            parts.append(table(["target", "source", *metrics],
+                               [[esc(t), esc(s), *[val(t, s, m) for m in metrics]] for t, s in mods], raw=True))
+    return "<details><summary>every metric of every (benchmark, split)</summary>" + "".join(parts) + "</details>"
+
+
 def example_html(ex: Example) -> str:
     """One example: the image, the prompt, the right answer, and each model's answer marked."""
     img = ""
@@ -212,6 +238,8 @@ def render_html(run: RunData, title: str, boards: Any = None, per_benchmark: int
         body.append("<h2>Figures</h2>")
         body += [f"<h3>{esc(cap)}</h3><img class=\"plot\" alt=\"{esc(cap)}\" src=\"{data_uri(png)}\">"
                  for cap, png in figures]
+    if run.results:
+        body += ["<h2>All metrics</h2>", all_metrics_html(run)]
     if run.quality:
         body += ["<h2>Data quality</h2>", quality_html(run)]
     if run.vic_effect:
