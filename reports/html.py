@@ -160,12 +160,12 @@ def vic_html(effect: dict[str, Any]) -> str:
 
 def all_metrics_html(run: RunData) -> str:
     """Every reported metric per (benchmark, split), folded away (the leaderboards come first)."""
-    from reports.markdown import _ordered_metrics
+    from reports.markdown import ordered_metrics
 
     parts = []
     for bench, split in dict.fromkeys((r.benchmark, r.split) for r in run.results):
         rows = [r for r in run.results if r.benchmark == bench and r.split == split]
-        metrics = _ordered_metrics(rows)
+        metrics = ordered_metrics(rows)
         mods = list(dict.fromkeys((r.target, r.source) for r in rows))
         cell = {(r.target, r.source, r.metric): r for r in rows}
 
@@ -191,18 +191,22 @@ def example_html(ex: Example) -> str:
         uri = _image_uri(ex.image.read_bytes())
         img = f"<img alt=\"item image\" src=\"{uri}\">" if uri else ""
     answers = []
-    for t, s, smp in ex.answers:
-        if smp.weight != 1.0:  # a pooled rate such as CHAIRi: the item's own rate, not a tick
-            mark = f"{esc(smp.metric)} {100 * smp.score:.0f}%"
-        elif smp.score >= 1:
+    for a in ex.answers:
+        if a.rate:  # a pooled rate such as CHAIRi: the item's own rate, not a tick
+            mark = f"{esc(a.metric)} {100 * a.score:.0f}%"
+        elif a.score >= 1:
             mark = "<span class=\"ok\">✓</span>"
-        elif smp.score <= 0:
+        elif a.score <= 0:
             mark = "<span class=\"bad\">✗</span>"
         else:
-            mark = f"{smp.score:.2f}"
-        read = f" <span class=\"note\">read as {esc(smp.extracted)}</span>" if smp.extracted is not None else ""
-        answers.append([f"{esc(t)} / {esc(s)}", f"<pre>{esc(smp.prediction if smp.prediction is not None else '')}"
-                        f"</pre>{read}", mark])
+            mark = f"{a.score:.2f}"
+        what = "passes read as" if ex.passes > 1 else "read as"
+        read = f" <span class=\"note\">{what} {esc(a.extracted)}</span>" if a.extracted is not None else ""
+        answers.append([f"{esc(a.target)} / {esc(a.source)}",
+                        f"<pre>{esc(a.prediction if a.prediction is not None else '')}</pre>{read}", mark])
+    if ex.passes > 1:
+        answers.append(["", f"<span class=\"note\">CircularEval: {ex.passes} passes with the options rotated; the "
+                        "answer shown is to the first; the question counts only if every pass is right</span>", ""])
     ref = f"<p>right answer: <b>{esc(ex.reference)}</b></p>" if ex.reference is not None else ""
     return (f"<div class=\"ex\">{img}<div class=\"body\"><b>{esc(ex.benchmark)} / {esc(ex.split)} / item "
             f"{esc(ex.item_id)}</b><pre>{esc(ex.prompt)}</pre>{ref}"

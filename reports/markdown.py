@@ -21,7 +21,7 @@ def fmt_value(value: float, lo: float | None, hi: float | None) -> str:
     return f"{value:.1f} [{lo:.1f}, {hi:.1f}]"
 
 
-def _ordered_metrics(rows: Sequence[ResultRecord]) -> list[str]:
+def ordered_metrics(rows: Sequence[ResultRecord]) -> list[str]:
     # Overall metrics first, then the rest in first-seen order (categories stay grouped).
     seen = list(dict.fromkeys(r.metric for r in rows))
     first = [m for m in ("overall", "accuracy", "f1") if m in seen]
@@ -34,7 +34,7 @@ def leaderboard(results: Sequence[ResultRecord], metrics: Sequence[str] | None =
     keys = list(dict.fromkeys((r.benchmark, r.split) for r in results))
     for bench, split in keys:
         rows = [r for r in results if r.benchmark == bench and r.split == split]
-        ms = [m for m in (metrics or _ordered_metrics(rows)) if any(r.metric == m for r in rows)]
+        ms = [m for m in (metrics or ordered_metrics(rows)) if any(r.metric == m for r in rows)]
         models = list(dict.fromkeys((r.target, r.source) for r in rows))
         cell = {(r.target, r.source, r.metric): r for r in rows}
         n = max(r.n for r in rows)

@@ -125,3 +125,16 @@ def test_reports_never_import_model_code() -> None:
             "or m.startswith('harness.models')]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_examples_show_a_circular_question_once_with_its_result(run_dir: Path) -> None:
+    from reports.examples import pick_examples
+
+    exs = pick_examples(load_run(run_dir), per_benchmark=3)
+    mm = [e for e in exs if e.benchmark == "mmbench"]
+    assert len(mm) == 3 and all(e.passes == 2 and e.disagree for e in mm)
+    for e in mm:
+        by = {a.source: a for a in e.answers}
+        # seed passes the first pass but fails the rotated one: the question is wrong.
+        assert by["seed"].extracted == "A / B" and by["seed"].score == 0.0 and by["seed+vigc"].score == 1.0
+    assert [e.benchmark for e in exs].count("pope") == 3 and exs[0].image is not None
