@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from reports.examples import Example, pick_examples
-from reports.leaderboard import Column, cell_text, legend, leaderboards, models
+from reports.leaderboard import Column, cell_text, frame_notes, legend, leaderboards, models
 from reports.markdown import QUALITY_COLUMNS
 from reports.run_data import RunData
 
@@ -228,6 +228,7 @@ def render_html(run: RunData, title: str, boards: Any = None, per_benchmark: int
         if i == 1:
             body.append("<h2>Breakdowns</h2>")
         body += [f"<h3>{esc(name)}</h3>", board_html(cols, df, mods)]
+        body += [f"<p class=\"note\">{esc(n)}</p>" for n in frame_notes(df)]
     if not run.samples:
         body.append("<p class=\"note\">No samples.jsonl in this run: no paired tests or examples.</p>")
     body += [f"<p class=\"note\">{esc(n)}</p>" for n in notes]

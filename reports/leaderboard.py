@@ -226,3 +226,9 @@ def legend(baseline: str = BASELINE) -> str:
             f"Δ: difference to `{baseline}` for the same target on the same items, with the two-sided p-value of "
             f"a paired sign-flip permutation test; ▲/▼: significantly better/worse than `{baseline}` "
             f"(p < {ALPHA}); bold: best in the column (in the metric's direction).")
+
+
+def frame_notes(df: pd.DataFrame) -> list[str]:
+    """'column: note' for every column whose cells carry a note (e.g. no interval without samples)."""
+    rows = df[df["note"].fillna("") != ""]
+    return [f"{c}: {n}" for c, n in dict.fromkeys(zip(rows["column"], rows["note"]))]

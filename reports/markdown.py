@@ -131,7 +131,7 @@ def board_table(columns: Sequence["Column"], df: "pd.DataFrame", models: Sequenc
 def render_run_markdown(run: "RunData", title: str, boards: Any = None) -> str:
     """The whole report of a run: leaderboards with paired tests, breakdowns, every metric,
     data quality and VIC's paired effect. `boards` reuses `leaderboard.leaderboards(run)`."""
-    from reports.leaderboard import leaderboards, legend, models
+    from reports.leaderboard import frame_notes, leaderboards, legend, models
 
     if boards is None:
         boards = leaderboards(run, seed=int(run.manifest.get("seed", 0) or 0))
@@ -143,6 +143,7 @@ def render_run_markdown(run: "RunData", title: str, boards: Any = None) -> str:
             if i == 1:
                 out.append("## Breakdowns\n")
             out += [f"### {name}\n" if i else "", board_table(cols, df, models(run))]
+            out += [f"_{_md(n)}_\n" for n in frame_notes(df)]
         if not run.samples:
             out.append("_No samples.jsonl in this run: no paired tests, and pooled splits have no interval._\n")
     out += [f"- {n}\n" for n in notes]
