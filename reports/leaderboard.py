@@ -103,10 +103,7 @@ def breakdown_columns(run: RunData) -> list[tuple[str, list[Column]]]:
 
 
 def _result(run: RunData, t: str, s: str, col: Column) -> ResultRecord | None:
-    for r in run.results:
-        if (r.target, r.source, r.benchmark, r.split, r.metric) == (t, s, col.benchmark, col.splits[0], col.metric):
-            return r
-    return None
+    return run.result_index.get((t, s, col.benchmark, col.splits[0], col.metric))
 
 
 def _samples(run: RunData, t: str, s: str, col: Column) -> list[SampleRecord]:
@@ -163,14 +160,15 @@ def frame(run: RunData, columns: list[Column], baseline: str = BASELINE, n_boot:
     with `paired_ci`: the tables do not show them, and they cost more than the test itself.
     """
     rows = []
-    for t, s in models(run):
+    mods = models(run)
+    for t, s in mods:
         for col in columns:
             lvl = _level(run, t, s, col, n_boot, seed)
             if lvl is None:
                 continue
             row = {"target": t, "source": s, "column": col.label, **lvl, "diff": None, "diff_low": None,
                    "diff_high": None, "p": None, "significant": False, "better": None, "best": False}
-            if s != baseline and (t, baseline) in models(run):
+            if s != baseline and (t, baseline) in mods:
                 test = paired(run, (t, s), (t, baseline), col, n_boot if paired_ci else 0, n_perm, seed)
                 if test is not None:
                     row.update({k: test[k] for k in ("diff", "diff_low", "diff_high", "p")})

@@ -44,6 +44,11 @@ class RunData:
             out.setdefault((s.target, s.source, s.benchmark), []).append(s)
         return out
 
+    @cached_property
+    def result_index(self) -> dict[tuple[str, str, str, str, str], ResultRecord]:
+        """Results by (target, source, benchmark, split, metric)."""
+        return {(r.target, r.source, r.benchmark, r.split, r.metric): r for r in self.results}
+
     def samples_of(self, target: str, source: str, benchmark: str) -> list[SampleRecord]:
         """The samples of one (target, source, benchmark), all splits, in file order."""
         return self._by_model.get((target, source, benchmark), [])
