@@ -10,6 +10,7 @@ its final name. So a directory with a manifest is complete, and anything else is
 from __future__ import annotations
 
 import copy
+import fnmatch
 import hashlib
 import json
 import os
@@ -95,9 +96,17 @@ class Stage:
         })
 
 
-# Files that cannot change what a stage writes: the CLI, progress display and report rendering.
-_NOT_CODE = ("harness/cli.py", "harness/cli_quality.py", "harness/cli_generate.py", "harness/progress.py",
-             "reports/markdown.py")
+# Files that cannot change what a stage writes: the CLI, progress display, the lm-eval bridge
+# and report rendering. Of reports/, stages run only the quality metrics (quality stage).
+_NOT_CODE = ("harness/cli.py", "harness/cli_*.py", "harness/progress.py", "harness/lm_eval_bridge/*",
+             "reports/*")
+_STAGE_REPORTS = ("reports/quality.py", "reports/quality_io.py", "reports/quality_text.py", "reports/vic_effect.py")
+
+
+def _is_code(rel: str) -> bool:
+    if rel in _STAGE_REPORTS:
+        return True
+    return not any(fnmatch.fnmatch(rel, pat) for pat in _NOT_CODE)
 
 
 @lru_cache(maxsize=1)
@@ -113,7 +122,7 @@ def code_fingerprint() -> str:
     for pkg in ("harness", "generators", "benchmarks", "reports"):
         for f in sorted((root / pkg).rglob("*.py")):
             rel = f.relative_to(root).as_posix()
-            if rel not in _NOT_CODE:
+            if _is_code(rel):
                 h.update(rel.encode())
                 h.update(f.read_bytes())
     return h.hexdigest()
