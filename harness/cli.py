@@ -157,12 +157,13 @@ def report(run_dir: str, fmt: str, out_file: str | None) -> None:
 
 
 def _attach() -> None:
+    from harness.cli_foundation import export_foundation
     from harness.cli_generate import generate, merge
     from harness.cli_predict import lm_eval_tasks, predict
     from harness.cli_quality import quality
     from harness.cli_reports import check, compare
 
-    for cmd in (quality, generate, merge, predict, lm_eval_tasks, compare, check):
+    for cmd in (quality, generate, merge, predict, lm_eval_tasks, compare, check, export_foundation):
         cli.add_command(cmd)
 
 

@@ -106,6 +106,9 @@ class FoundationConfig(Section):
     vision: VisionPretrain = VisionPretrain()
     lm: LMPretrain = LMPretrain()
     align: AlignConfig = AlignConfig()
+    pretrained: str | None = Field(
+        None, description="load the vision towers and LM trained with this recipe instead of training them: "
+                          "builtin:NAME (shipped) or a folder from `vigc-bench export-foundation`; null trains them")
 
 
 class GeneratorConfig(Section):

@@ -7,8 +7,8 @@ from typing import Any
 
 from harness.config import StudyConfig, config_dict
 from harness.io import read_json
-from harness.pipeline import (bench_stage, data_stage, finetune_stage, foundation_stage, lm_stage, quality_stage,
-                              vigc_stage, world_stage)
+from harness.pipeline import (bench_stage, data_stage, finetune_stage, foundation_stage, lm_stage, pretrained,
+                              quality_stage, vigc_stage, world_stage)
 from harness.records import QualityRecord, ResultRecord
 from harness.stages import Runner, Stage, StageOutput
 
@@ -42,8 +42,18 @@ class _Graph:
         self._lm: StageOutput | None = None
         self._vision: dict[str, StageOutput] = {}
         self._align: dict[str, StageOutput] = {}
+        spec = cfg.foundation.pretrained
+        self.pretrained = pretrained.resolve(spec) if spec else None
+
+    def _load(self, part: str) -> StageOutput:
+        assert self.pretrained is not None
+        return self.runner.run(Stage(f"foundation/{part}", pretrained.VERSION, pretrained.run_load,
+                                     {"part": part, "folder": str(self.pretrained),
+                                      "digest": pretrained.digest(self.pretrained, part)}))
 
     def lm(self) -> StageOutput:
+        if self._lm is None and self.pretrained is not None:
+            self._lm = self._load("lm")
         if self._lm is None:
             self._lm = self.runner.run(Stage("foundation/lm", lm_stage.VERSION, lm_stage.run_lm,
                                              {"lm": config_dict(self.cfg.foundation.lm), "seed": self.seed},
@@ -52,6 +62,8 @@ class _Graph:
 
     def vision(self, arch: str) -> StageOutput:
         v = VISION_ARCH[arch]
+        if v not in self._vision and self.pretrained is not None:
+            self._vision[v] = self._load(f"vision-{v}")
         if v not in self._vision:
             self._vision[v] = self.runner.run(Stage(
                 f"foundation/vision-{v}", foundation_stage.VERSION, foundation_stage.run_vision,
@@ -77,6 +89,24 @@ class _Graph:
                                       "split": split, "seed": self.seed}, {"world": self.world}))
 
 
+def foundation_parts(cfg: StudyConfig) -> tuple[str, ...]:
+    """The foundation parts (`lm`, `vision-clip`, `vision-blip`) the study's models are built from."""
+    archs = {t.arch for t in cfg.targets if t.checkpoint is None}
+    if cfg.vigc.enabled and cfg.world.images.extra > 0:
+        archs.add("instructblip")
+    if not archs:
+        return ()
+    return ("lm",) + tuple(f"vision-{VISION_ARCH[a]}" for a in sorted(archs, key=lambda a: VISION_ARCH[a]))
+
+
+def check_pretrained(cfg: StudyConfig) -> None:
+    """With `foundation.pretrained`, refuse weights whose recipe differs from the config's, before any work."""
+    if cfg.foundation.pretrained:
+        f = config_dict(cfg.foundation)
+        pretrained.check(pretrained.resolve(cfg.foundation.pretrained), f, config_dict(cfg.world),
+                         foundation_parts(cfg))
+
+
 def _align_budget(a: dict[str, Any], arch: str) -> dict[str, Any]:
     """steps / batch / lr of the connector's alignment for `arch` (the Q-Former has its own)."""
     q = arch == "instructblip"
@@ -88,6 +118,7 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
     from harness.study import SOURCE_PARTS, check_sources
 
     out = GraphOutput()
+    check_pretrained(cfg)
     g = _Graph(cfg, runner)
     seed_stage = g.generate("seed", cfg.seed_data.generator, "seed", cfg.seed_data.data_types)
     parts: dict[str, Part] = {"seed": Part(seed_stage, data_stage.LLAVA_FILE, "seed")}

@@ -1,0 +1,82 @@
+"""Shipped foundation weights: export from a run, recipe checks, checksummed loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.config import config_dict, load_config
+from harness.errors import BadConfig, BadInput
+from harness.pipeline import pretrained
+from harness.pipeline.graph import check_pretrained, foundation_parts
+from harness.stages import StageContext
+
+
+def _fake_run(tmp: Path, lm_steps: int = 7) -> Path:
+    """A run directory whose manifest points at three finished foundation stages."""
+    cfg = load_config(preset="smoke")
+    f, world = config_dict(cfg.foundation), config_dict(cfg.world)
+    lm = dict(f["lm"], steps=lm_steps)
+    run = tmp / "run"
+    stages = {}
+    for part, config in (("lm", {"lm": lm, "seed": 0}),
+                         ("vision-clip", {"vision": f["vision"], "arch": "clip", "seed": 0}),
+                         ("vision-blip", {"vision": f["vision"], "arch": "blip", "seed": 0})):
+        d = run / "stages" / part
+        (d / "sub").mkdir(parents=True)
+        (d / "sub" / "weights.bin").write_bytes(part.encode() * 10)
+        (d / "manifest.json").write_text(json.dumps({"config": config, "meta": {"final_loss": 0.5}, "seconds": 3.0,
+                                                     "version": 1, "harness": "0"}))
+        stages[f"foundation/{part}"] = {"path": str(d)}
+    (run / "manifest.json").write_text(json.dumps({"config": {"world": world}, "stages": stages}))
+    return run
+
+
+def test_export_then_check_and_load(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path, lm_steps=load_config(preset="smoke").foundation.lm.steps)
+    out = tmp_path / "weights"
+    index = pretrained.export(run, out)
+    assert set(index["parts"]) == set(pretrained.PARTS)
+    assert (out / "lm" / "sub" / "weights.bin").read_bytes() == b"lm" * 10
+    cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}"])
+    check_pretrained(cfg)  # same recipe: accepted
+    ctx = StageContext("foundation/lm", "k", {"folder": str(out), "part": "lm"}, {}, tmp_path / "stage",
+                       lambda n, t: None)  # type: ignore[arg-type,return-value]
+    (tmp_path / "stage").mkdir()
+    meta = pretrained.run_load(ctx)
+    assert (tmp_path / "stage" / "sub" / "weights.bin").read_bytes() == b"lm" * 10
+    assert meta["trained"] == {"final_loss": 0.5}
+
+
+def test_other_recipe_is_refused_naming_the_key(tmp_path: Path) -> None:
+    out = tmp_path / "weights"
+    pretrained.export(_fake_run(tmp_path, lm_steps=12345), out)
+    cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}"])
+    with pytest.raises(BadConfig, match=r"foundation\.lm\.steps=12345"):
+        check_pretrained(cfg)
+    cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}", "world.max_objects=3"])
+    with pytest.raises(BadConfig, match="world.max_objects"):
+        pretrained.check(out, config_dict(cfg.foundation), config_dict(cfg.world), ("vision-clip",))
+
+
+def test_corrupt_file_and_missing_folder(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path)
+    out = tmp_path / "weights"
+    pretrained.export(run, out)
+    (out / "lm" / "sub" / "weights.bin").write_bytes(b"tampered")
+    (tmp_path / "stage").mkdir()
+    ctx = StageContext("foundation/lm", "k", {"folder": str(out), "part": "lm"}, {}, tmp_path / "stage",
+                       lambda n, t: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(BadInput, match="corrupt"):
+        pretrained.run_load(ctx)
+    with pytest.raises(BadConfig, match="not found"):
+        pretrained.resolve(str(tmp_path / "nowhere"))
+
+
+def test_parts_follow_the_targets() -> None:
+    cfg = load_config(preset="smoke")
+    parts = foundation_parts(cfg)
+    assert parts[0] == "lm" and "vision-clip" in parts
+    assert ("vision-blip" in parts) == (cfg.vigc.enabled and cfg.world.images.extra > 0)
