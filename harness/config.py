@@ -141,6 +141,8 @@ class TargetConfig(Section):
     checkpoint: str | None = Field(None, description="local path or hub id; None builds the tiny model")
     blind: bool = Field(False, description="train and test on blank images: the text-prior control")
     finetune: FinetuneConfig = FinetuneConfig()
+    sources: tuple[str, ...] | None = Field(None, description="data sources this target is finetuned on "
+                                                              "(default: the study's `sources`)")
 
 
 class VICConfig(Section):
@@ -221,6 +223,10 @@ class StudyConfig(Section):
         if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded":
             raise ValueError(f"vigc.num_query_tokens ({self.vigc.num_query_tokens}) must be world.grid squared "
                              f"({w.grid ** 2}): one query per cell")
+        for t in self.targets:
+            extra = [s for s in t.sources or () if s not in self.sources]
+            if extra:
+                raise ValueError(f"targets.{t.name}.sources: {extra} not among the study's sources {list(self.sources)}")
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"targets: duplicate target names {names}")

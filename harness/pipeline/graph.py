@@ -146,7 +146,7 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
     bench = runner.run(Stage("bench-files", bench_stage.VERSION, bench_stage.run_bench_files,
                              {"benchmarks": list(cfg.benchmarks), "seed": cfg.seed}, {"world": g.world}))
     for t in cfg.targets:
-        for source in cfg.sources:
+        for source in t.sources or cfg.sources:
             inputs: dict[str, StageOutput] = {"world": g.world}
             if t.checkpoint is None:
                 inputs["lm"], inputs["vision"] = g.lm(), g.vision(t.arch)

@@ -200,3 +200,14 @@ def test_unknown_preset_suggests() -> None:
     with pytest.raises(BadConfig, match="did you mean 'tiny'"):
         preset_path("tiyn")
     assert preset_path("smoke").name == "smoke.yaml"
+
+
+def test_target_sources_must_be_study_sources() -> None:
+    """A target's own source list is a subset of the study's, checked before any work."""
+    from harness.config import load_config
+    from harness.errors import BadConfig
+
+    cfg = load_config(preset="smoke", overrides=["sources=[seed]", "targets=[{name: a, sources: [seed]}]"])
+    assert cfg.targets[0].sources == ("seed",)
+    with pytest.raises(BadConfig, match="seed\\+gold"):
+        load_config(preset="smoke", overrides=["sources=[seed]", "targets=[{name: a, sources: [seed+gold]}]"])
