@@ -40,9 +40,10 @@ OFFSET = 1_000_000  # index offset of rotated copies (VLMEvalKit: g_index = inde
 COLUMNS = ("index", "question", "hint", "A", "B", "C", "D", "answer", "category", "l2-category", "image", "split")
 
 # An optional LLM judge for passes the heuristics leave unresolved: called with the question,
-# the pass's options (letter -> text) and the raw prediction; returns a letter or None. An
-# implementation would send VLMEvalKit's matching prompt to an OpenAI-compatible endpoint and
-# parse the reply with `extract_choice`; none ships here, since scoring must run offline.
+# the pass's options (letter -> text) and the raw prediction; returns a letter or None (no option
+# matches, or no readable reply). `benchmarks._mmbench_judge.ChatChoiceJudge` sends VLMEvalKit's
+# matching prompt to an OpenAI-compatible endpoint (`vigc-bench score mmbench --judge-url ...`);
+# it is off by default, since scoring must run offline.
 ChoiceJudge = Callable[[str, Mapping[str, str], str], "str | None"]
 
 

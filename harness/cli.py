@@ -107,16 +107,36 @@ def world(out_dir: str, images: int, seed: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (0-100 scale).")
 @click.option("--split", default=None, help="Benchmark split where the files hold several (ScienceQA: a key of "
               "pid_splits.json; default test).")
-def score(benchmark: str, data: tuple[str, ...], predictions: str, as_json: bool, split: str | None) -> None:
+@click.option("--judge-url", default=None, metavar="URL",
+              help="MMBench: OpenAI-compatible base URL (e.g. https://api.openai.com/v1) of an LLM judge for passes "
+              "the heuristics cannot read (VLMEvalKit's matching prompt; protocol official+judge). Off by default.")
+@click.option("--judge-model", default=None, metavar="NAME", help="MMBench: the judge model's name (with --judge-url).")
+@click.option("--judge-key-env", default=None, metavar="VAR",
+              help="Environment variable holding the judge's API key [default: OPENAI_API_KEY; unset: no key].")
+@click.option("--judge-cache", default=None, type=click.Path(file_okay=False),
+              help="Cache judge replies in this folder.")
+@click.option("--judge-rpm", default=None, type=float, help="Judge requests per minute [default: 60; 0: no limit].")
+def score(benchmark: str, data: tuple[str, ...], predictions: str, as_json: bool, split: str | None,
+          judge_url: str | None, judge_model: str | None, judge_key_env: str | None, judge_cache: str | None,
+          judge_rpm: float | None) -> None:
     """Score a prediction file against official benchmark files by the official protocol."""
     import inspect
 
     from benchmarks import BENCHMARKS
+    from harness.errors import BadInput
 
     cls = BENCHMARKS.get(benchmark)
-    if split is not None and "split" not in inspect.signature(cls).parameters:
+    params = inspect.signature(cls).parameters
+    if split is not None and "split" not in params:
         raise VigcError(f"--split is not an option of {benchmark}")
-    bench = cls(split=split) if split is not None else cls()
+    kwargs: dict[str, Any] = {} if split is None else {"split": split}
+    if any(v is not None for v in (judge_url, judge_model, judge_key_env, judge_cache, judge_rpm)):
+        if "judge" not in params:
+            raise BadInput(f"--judge-* options: {benchmark} has no LLM judge (only mmbench has)")
+        from benchmarks._mmbench_judge import build_judge  # the chat client only when a judge is asked for
+
+        kwargs["judge"] = build_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_rpm)
+    bench = cls(**kwargs)
     for p in (*data, predictions):
         if not Path(p).is_file():
             raise VigcError(f"{p}: file not found")
