@@ -99,6 +99,7 @@ class Stage:
 # Files that cannot change what a stage writes: the CLI, progress display, the lm-eval bridge
 # and report rendering. Of reports/, stages run only the quality metrics (quality stage).
 _NOT_CODE = ("harness/cli.py", "harness/cli_*.py", "harness/progress.py", "harness/lm_eval_bridge/*",
+             "benchmarks/_mmbench_judge.py",
              "reports/*")
 _STAGE_REPORTS = ("reports/quality.py", "reports/quality_io.py", "reports/quality_text.py", "reports/vic_effect.py")
 
