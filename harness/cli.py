@@ -71,7 +71,7 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     cached = sum(o.cached for o in res.history)
     if cached == len(res.history):
         console.print(f"all {cached} stages cached")
-    click.echo(f"report: {res.report}")
+    click.echo(f"report: {res.report} (and {res.report.with_suffix('.html').name})")
     click.echo(f"results: {res.run_dir / 'results.jsonl'}")
 
 

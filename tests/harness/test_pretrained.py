@@ -80,3 +80,16 @@ def test_parts_follow_the_targets() -> None:
     parts = foundation_parts(cfg)
     assert parts[0] == "lm" and "vision-clip" in parts
     assert ("vision-blip" in parts) == (cfg.vigc.enabled and cfg.world.images.extra > 0)
+
+
+def test_shipped_weights_match_the_tiny_recipe() -> None:
+    """The tiny preset's recipe is the one the shipped weights were trained with, and every
+    shipped file has the checksum its index records (a preset edit must retrain or export)."""
+    cfg = load_config(preset="tiny")
+    assert cfg.foundation.pretrained == "builtin:tiny"
+    check_pretrained(cfg)
+    folder = pretrained.resolve("builtin:tiny")
+    index = pretrained.read_index(folder)
+    for part in foundation_parts(cfg):
+        for rel, sha in index["parts"][part]["files"].items():
+            assert pretrained._sha256(folder / part / rel) == sha, f"{part}/{rel}"
