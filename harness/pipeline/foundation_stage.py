@@ -126,8 +126,11 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
 
     Only the connector trains (vision tower and LM frozen), on the foundation images, with a
     mean-squared error to the slot vector of each cell. For InstructBLIP there is one query
-    per cell, and the Q-Former reads an instruction drawn from the VIG / VIC prompts, so that
-    it learns to extract the scene whatever it is asked.
+    per cell, and the Q-Former reads a text drawn half from the VIG / VIC prompts and half
+    from questions about scenes (open and lettered), so that it learns to extract the scene
+    whatever it is asked. With the VIG / VIC prompts alone, the Q-Former's output drifted on
+    the questions a target is finetuned and tested on: an InstructBLIP target (LM frozen)
+    scored POPE 56 / 50 / 51 even with the alignment's relative error at 0.05.
     """
     import torch
     from safetensors.torch import save_file
@@ -154,6 +157,7 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
     for p in params.values():
         p.requires_grad_(True)
     texts = [t.replace("{first_word}", "What") for ts in VIG_INSTRUCTIONS.values() for t in ts] + [VIC_INSTRUCTION]
+    questions = _question_texts(scenes[:300], c["seed"])
     torch.manual_seed(c["seed"])
     if arch == "instructblip":
         init_queries_on_cells(vlm, feats[: min(len(feats), 1024)], texts[0])
@@ -167,7 +171,9 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
         qids = qmask = None
         if arch == "instructblip":
             pick = torch.randint(0, len(texts), (c["batch"],), generator=gen).tolist()
-            qids, qmask = vlm.qformer_encode([texts[i] for i in pick])
+            ask = torch.randint(0, len(questions), (c["batch"],), generator=gen).tolist()
+            half = torch.rand(c["batch"], generator=gen) < 0.5
+            qids, qmask = vlm.qformer_encode([questions[a] if h else texts[i] for i, a, h in zip(pick, ask, half)])
         loss = ((vlm._image_embeds(feats[idx], qids, qmask) - target[idx]) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -176,10 +182,30 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
         task.advance(1, mse=err)
     task.close()
     vlm.model.eval()
+    rel = {}
     with torch.no_grad():
         n = min(512, len(scenes))
-        qids, qmask = vlm.qformer_encode([texts[0]] * n) if arch == "instructblip" else (None, None)
-        rel = (((vlm._image_embeds(feats[:n], qids, qmask) - target[:n]) ** 2).mean()
-               / target[:n].pow(2).mean()).item()
+        for name, text in (("instruction", texts[0]), ("question", questions[0])):
+            qids, qmask = vlm.qformer_encode([text] * n) if arch == "instructblip" else (None, None)
+            rel[name] = round((((vlm._image_embeds(feats[:n], qids, qmask) - target[:n]) ** 2).mean()
+                               / target[:n].pow(2).mean()).item(), 4)
     save_file({k: v.detach().contiguous() for k, v in params.items()}, str(ctx.out_dir / CONNECTOR_FILE))
-    return {"mse": round(err, 6), "relative_error": round(rel, 4)}
+    return {"mse": round(err, 6), "relative_error": rel["instruction"], "relative_error_question": rel["question"]}
+
+
+def _question_texts(scenes: Any, seed: int) -> list[str]:
+    """Questions about `scenes` as targets are asked them: open, and with lettered options."""
+    import random
+
+    from generators.templates import object_qas
+    from harness.world.qa import as_multiple_choice, known_from_scene
+
+    rng = random.Random(f"align-questions/{seed}")
+    out: set[str] = set()
+    for s in scenes:
+        for qa in object_qas(known_from_scene(s), rng):
+            out.add(qa.question)
+            mc = as_multiple_choice(qa, rng)
+            if mc is not None:
+                out.add(mc[0])
+    return sorted(out)
