@@ -158,7 +158,7 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
     for p in params.values():
         p.requires_grad_(True)
     texts = [t.replace("{first_word}", "What") for ts in VIG_INSTRUCTIONS.values() for t in ts] + [VIC_INSTRUCTION]
-    questions = _question_texts(scenes[:300], c["seed"])
+    questions = _question_texts(scenes[:300], c["seed"]) if arch == "instructblip" else []
     torch.manual_seed(c["seed"])
     if arch == "instructblip":
         init_queries_on_cells(vlm, feats[: min(len(feats), 1024)], texts[0])
@@ -186,12 +186,16 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
     rel = {}
     with torch.no_grad():
         n = min(512, len(scenes))
-        for name, text in (("instruction", texts[0]), ("question", questions[0])):
-            qids, qmask = vlm.qformer_encode([text] * n) if arch == "instructblip" else (None, None)
+        # LLaVA's projector reads no text: one figure serves for both.
+        probes = ((("instruction", texts[0]), ("question", questions[0])) if arch == "instructblip"
+                  else (("instruction", None),))
+        for name, text in probes:
+            qids, qmask = vlm.qformer_encode([text] * n) if text is not None else (None, None)
             rel[name] = round((((vlm._image_embeds(feats[:n], qids, qmask) - target[:n]) ** 2).mean()
                                / target[:n].pow(2).mean()).item(), 4)
     save_file({k: v.detach().contiguous() for k, v in params.items()}, str(ctx.out_dir / CONNECTOR_FILE))
-    return {"mse": round(err, 6), "relative_error": rel["instruction"], "relative_error_question": rel["question"]}
+    return {"mse": round(err, 6), "relative_error": rel["instruction"],
+            "relative_error_question": rel.get("question", rel["instruction"])}
 
 
 def _question_texts(scenes: Any, seed: int) -> list[str]:

@@ -11,13 +11,12 @@ work starts: the weights would not be what the config says.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
 from harness.errors import BadConfig, BadInput
-from harness.io import read_json, write_json
+from harness.io import read_json, sha256_bytes, write_json
 from harness.stages import MANIFEST, StageContext
 
 VERSION = 1
@@ -43,11 +42,7 @@ def resolve(spec: str) -> Path:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_bytes(path.read_bytes())  # the shipped files are a few MB each
 
 
 def _world_spec(world: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,22 +76,22 @@ def check(folder: Path, foundation: Mapping[str, Any], world: Mapping[str, Any],
             key = next(k for k in WORLD_KEYS if got["world"].get(k) != want_world[k])
             raise BadConfig(f"foundation.pretrained: {folder} was trained on world.{key}={got['world'].get(key)}, "
                             f"this config has {want_world[key]}; set foundation.pretrained=null to train the foundation")
-        want = expected_configs(foundation)[part]
-        for section, value in want.items():
+        for section, value in expected_configs(foundation)[part].items():
             trained = got["config"].get(section)
-            if trained != value:
-                diff = (next((k for k in value if trained.get(k) != value[k]), section)
-                        if isinstance(value, dict) and isinstance(trained, dict) else section)
-                shown = f"foundation.{section}.{diff}" if isinstance(value, dict) else section
-                t = trained.get(diff) if isinstance(trained, dict) else trained
-                v = value.get(diff) if isinstance(value, dict) else value
-                raise BadConfig(f"foundation.pretrained: {folder} '{part}' was trained with {shown}={t}, this "
-                                f"config has {v}; set foundation.pretrained=null to train the foundation")
+            if trained == value:
+                continue
+            if isinstance(value, dict) and isinstance(trained, dict):
+                key = next(k for k in sorted(set(value) | set(trained)) if trained.get(k) != value.get(k))
+                shown, t, v = f"foundation.{section}.{key}", trained.get(key), value.get(key)
+            else:
+                shown, t, v = section, trained, value
+            raise BadConfig(f"foundation.pretrained: {folder} '{part}' was trained with {shown}={t}, this "
+                            f"config has {v}; set foundation.pretrained=null to train the foundation")
 
 
 def digest(folder: Path, part: str) -> str:
     """A hash of one part's files as the index lists them (part of the loading stage's key)."""
-    return hashlib.sha256(repr(sorted(read_index(folder)["parts"][part]["files"].items())).encode()).hexdigest()
+    return sha256_bytes(repr(sorted(read_index(folder)["parts"][part]["files"].items())).encode())
 
 
 def run_load(ctx: StageContext) -> dict[str, Any]:
