@@ -56,8 +56,14 @@ class VLM:
 
     @property
     def image_prefix(self) -> bool:
-        """InstructBLIP puts image tokens before the text; LLaVA expands `<image>` in place."""
-        return self.arch == "instructblip"
+        """Whether image tokens go before the whole text, as InstructBLIP's processor puts them.
+
+        Only for real InstructBLIP checkpoints. Our tiny LM was pretrained reading a scene after
+        the question (the scene's tokens attend to what is asked), so its Q-Former's outputs go
+        where the LM learned to read a scene: with them in front, the frozen LM never found
+        the scene and the InstructBLIP target scored POPE ~50.
+        """
+        return self.arch == "instructblip" and not self.image_after_text
 
     @property
     def vision_tower(self) -> Any:

@@ -55,8 +55,9 @@ def examples_from_conversations(vlm: Any, conversations: Sequence[Any], image_ro
         if vlm.arch == "instructblip":
             for k in range(0, len(msgs) - 1, 2):
                 qtext = " ".join(p["text"] for p in msgs[k]["content"] if p["type"] == "text")
-                user = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": qtext}]}
-                e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, True, max_length)
+                text, image = [{"type": "text", "text": qtext}], [{"type": "image"}]
+                user = {"role": "user", "content": text + image if vlm.image_after_text else image + text}
+                e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, vlm.image_prefix, max_length)
                 out.append(Example(row, e.input_ids, e.labels, qtext))
         else:
             e = encode_chat(vlm.tokenizer, msgs, vlm.n_image_tokens, False, max_length)

@@ -90,3 +90,33 @@ def test_qformer_queries_start_on_their_cells():
                         return_dict=True)
     peak = out.cross_attentions[0].mean(1).argmax(-1)  # [8, n]: the patch each query reads most
     assert (peak == torch.arange(1, n + 1)).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("arch", ["llava", "instructblip"])
+def test_tiny_models_read_the_image_after_the_question(arch):
+    """The tiny LM was pretrained with the scene after the question; training examples and
+    prompts must put the image tokens there for both architectures, given data in the layout
+    our generators write (InstructBLIP's prefix placement left the frozen LM blind: POPE ~50)."""
+    from harness.records import Conversation
+    from harness.training.finetune import examples_from_conversations
+
+    vlm = tiny_vlm(arch)
+    img = vlm.image_token_id
+    conv = Conversation.model_validate({"id": "1", "image": "a.png", "conversations": [
+        {"from": "human", "value": "What colour is the star?\n<image>"}, {"from": "gpt", "value": "Red."}]})
+    [ex] = examples_from_conversations(vlm, [conv], {"a.png": 0}, 256)
+    question = vlm.tokenizer(" colour", add_special_tokens=False)["input_ids"][-1]
+    for ids in (ex.input_ids, vlm.prompt_ids("What colour is the star?")):
+        first_image = ids.index(img)
+        assert ids.count(img) == vlm.n_image_tokens
+        assert question in ids[:first_image], "image tokens come before the question"
+
+
+def test_real_instructblip_checkpoints_keep_the_prefix_layout():
+    """A checkpoint without our flag (a real InstructBLIP) gets image tokens before all text,
+    as its processor puts them."""
+    vlm = tiny_vlm("instructblip")
+    vlm.model.config.vigc_image_after_text = False
+    ids = vlm.prompt_ids("What colour is the star?")
+    n = vlm.n_image_tokens
+    assert ids[:n] == [vlm.image_token_id] * n and vlm.image_token_id not in ids[n:]
