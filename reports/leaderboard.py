@@ -11,7 +11,7 @@ and `higher_is_better`, never guessed from key names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -175,13 +175,21 @@ def frame(run: RunData, columns: list[Column], baseline: str = BASELINE, n_boot:
                     row["significant"] = test["p"] < ALPHA
                     row["better"] = (test["diff"] > 0) == col.higher_is_better and test["diff"] != 0
             rows.append(row)
-    df = pd.DataFrame(rows, columns=FRAME_COLUMNS)
-    for col in columns:  # best per column, in the metric's own direction; ties all count
+    return mark_best(pd.DataFrame(rows, columns=FRAME_COLUMNS), columns)
+
+
+def mark_best(df: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
+    """Set `best` on each column's best rows, in the metric's own direction; ties all count.
+
+    A column where every row ties (e.g. all 0.0) has no best: bolding all of it says nothing.
+    """
+    for col in columns:
         sel = df["column"] == col.label
         if sel.any():
             vals = df.loc[sel, "value"].astype(float)
             best = vals.max() if col.higher_is_better else vals.min()
-            df.loc[sel, "best"] = (vals - best).abs() < 1e-9
+            if (vals - best).abs().max() >= 1e-9:
+                df.loc[sel, "best"] = (vals - best).abs() < 1e-9
     return df
 
 

@@ -139,3 +139,13 @@ def test_examples_show_a_circular_question_once_with_its_result(run_dir: Path) -
         # seed passes the first pass but fails the rotated one: the question is wrong.
         assert by["seed"].extracted == "A / B" and by["seed"].score == 0.0 and by["seed+vigc"].score == 1.0
     assert [e.benchmark for e in exs].count("pope") == 3 and exs[0].image is not None
+
+
+def test_a_column_where_every_row_ties_has_no_best() -> None:
+    from reports.leaderboard import FRAME_COLUMNS, Column, mark_best
+
+    cols = [Column("tied", "mmbench", ("dev",), "overall", True), Column("lower", "chair", ("val",), "chair_i", False)]
+    rows = [{"column": "tied", "value": 0.0, "best": False}, {"column": "tied", "value": 0.0, "best": False},
+            {"column": "lower", "value": 3.0, "best": False}, {"column": "lower", "value": 5.0, "best": False}]
+    df = mark_best(pd.DataFrame(rows, columns=FRAME_COLUMNS).fillna({"best": False}), cols)
+    assert df["best"].tolist() == [False, False, True, False]
