@@ -4,7 +4,9 @@ Every string that comes from a file (model answers above all, but also prompts, 
 configs and benchmark files) goes through `esc`, so an answer such as `<script>` or
 `<img src=x onerror=...>` shows as text. A Content-Security-Policy that allows no scripts
 and only `data:` images backs that up in the browser. Tables use a fixed layout at the page
-width and wrap inside cells, so they never need sideways scrolling.
+width and wrap inside cells, so they never need sideways scrolling: headers may break after
+`_` and `/`, row-label columns get a fixed share, and the value columns split the rest.
+tests/reports/test_report_browser.py checks both in headless Chromium.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from typing import Any, Sequence
 
 import pandas as pd
@@ -28,7 +31,8 @@ h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:
 h3{font-size:15px;margin-bottom:.3em}
 table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.4em 0 1.2em;font-size:12px}
 th,td{border:1px solid #d0d7de;padding:3px 5px;vertical-align:top;overflow-wrap:anywhere;word-break:break-word}
-th{background:#f6f8fa;text-align:left;font-weight:600}
+th{background:#f6f8fa;text-align:left;font-weight:600;font-size:11px}
+th.lab{width:10%}th.who{width:22%}th.mark{width:8%}
 td.best .v{font-weight:700}
 .ci,.t{display:block;font-size:11px;color:#57606a}
 .up{color:#1a7f37;font-weight:600}.down{color:#cf222e;font-weight:600}
@@ -50,6 +54,12 @@ def esc(x: Any) -> str:
     return html.escape("" if x is None else str(x), quote=True)
 
 
+def brk(x: Any) -> str:
+    """Escaped text that may wrap after `_` and `/` (metric keys such as `attribute_error_rate`),
+    so a narrow column breaks between parts instead of in the middle of a word."""
+    return re.sub(r"([_/])", r"\1<wbr>", esc(x))
+
+
 def data_uri(data: bytes, mime: str = "image/png") -> str:
     """A `data:` URI of bytes (base64)."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
@@ -62,10 +72,17 @@ def _image_uri(data: bytes) -> str | None:
     return data_uri(data, mime) if mime and len(data) <= MAX_IMAGE_BYTES else None
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]], raw: bool = False) -> str:
-    """An HTML table; cells are escaped unless `raw` (callers that built markup from escaped text)."""
+def _th(h: str, cls: str = "") -> str:
+    return f"<th class=\"{cls}\">{brk(h)}</th>" if cls else f"<th>{brk(h)}</th>"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], raw: bool = False, cls: Sequence[str] = ()) -> str:
+    """An HTML table; cells are escaped unless `raw` (callers that built markup from escaped text).
+
+    `cls` gives the first header cells a width class (`lab`: a row-label column, `who`, `mark`);
+    with the fixed layout the first row's widths hold for the whole column."""
     f = (lambda c: c) if raw else esc
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    head = "".join(_th(h, c) for h, c in zip(header, [*cls, *[""] * len(header)]))
     body = "".join("<tr>" + "".join(f"<td>{f(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -87,11 +104,11 @@ def board_html(columns: Sequence[Column], df: pd.DataFrame, mods: Sequence[tuple
     labels = [c.label for c in columns]
     dash = "<td>–</td>"
     if len(labels) > 6 and len(labels) > len(rows):
-        head = "<th>metric</th>" + "".join(f"<th>{esc(t)} / {esc(s)}</th>" for t, s in rows)
-        body = "".join(f"<tr><th>{esc(lab)}</th>" + "".join(cells.get((t, s, lab), dash) for t, s in rows) + "</tr>"
+        head = "<th class=\"lab\">metric</th>" + "".join(f"<th>{brk(t)} / {brk(s)}</th>" for t, s in rows)
+        body = "".join(f"<tr><th>{brk(lab)}</th>" + "".join(cells.get((t, s, lab), dash) for t, s in rows) + "</tr>"
                        for lab in labels)
     else:
-        head = "<th>target</th><th>source</th>" + "".join(f"<th>{esc(lab)}</th>" for lab in labels)
+        head = "<th class=\"lab\">target</th><th class=\"lab\">source</th>" + "".join(_th(lab) for lab in labels)
         body = "".join(f"<tr><td>{esc(t)}</td><td>{esc(s)}</td>" + "".join(cells.get((t, s, lab), dash)
                                                                            for lab in labels) + "</tr>"
                        for t, s in rows)
@@ -131,13 +148,13 @@ def quality_html(run: RunData) -> str:
     cell = {(r.source, r.data_type, r.metric): r for r in q}
     rows = []
     for s, d in dict.fromkeys((r.source, r.data_type) for r in q):
-        out = [esc(s), esc(d)]
+        out = [esc(s), brk(d)]
         for m in metrics:
             r = cell.get((s, d, m))
             out.append("–" if r is None else f"{_num(r.value)}<span class=\"ci\">[{_num(r.ci_low)}, "
                        f"{_num(r.ci_high)}]</span>")
         rows.append(out)
-    return table(["source", "data type", *metrics], rows, raw=True)
+    return table(["source", "data type", *metrics], rows, raw=True, cls=("lab", "lab"))
 
 
 def vic_html(effect: dict[str, Any]) -> str:
@@ -147,7 +164,7 @@ def vic_html(effect: dict[str, Any]) -> str:
     rows = []
     for dt, e in effect.items():
         v, ci = e.get("values", {}), e.get("ci95", {})
-        out = [esc(dt), esc(e.get("n_records"))]
+        out = [brk(dt), esc(e.get("n_records"))]
         for k, _ in keys:
             d = ci.get(f"diff_{k}")
             delta = (f"<span class=\"ci\">Δ {_num(v.get(f'diff_{k}'), '+.1f')} [{_num(d[0], '+.1f')}, "
@@ -155,7 +172,8 @@ def vic_html(effect: dict[str, Any]) -> str:
             out.append(f"{_num(v.get(f'vig_{k}'))} → {_num(v.get(f'vic_{k}'))}{delta}")
         out.append(f"{_num(v.get('changed'), '.0f')}%")
         rows.append(out)
-    return table(["data type", "n", *[f"{lab}: VIG → VIC" for _, lab in keys], "changed"], rows, raw=True)
+    return table(["data type", "n", *[f"{lab}: VIG → VIC" for _, lab in keys], "changed"], rows, raw=True,
+                 cls=("lab", "lab"))
 
 
 def all_metrics_html(run: RunData) -> str:
@@ -177,10 +195,11 @@ def all_metrics_html(run: RunData) -> str:
                      "</h3>")
         if len(metrics) > 6 and len(metrics) > len(mods):
             parts.append(table(["metric", *[f"{t} / {s}" for t, s in mods]],
-                               [[esc(m), *[val(t, s, m) for t, s in mods]] for m in metrics], raw=True))
+                               [[brk(m), *[val(t, s, m) for t, s in mods]] for m in metrics], raw=True, cls=("lab",)))
         else:
             parts.append(table(["target", "source", *metrics],
-                               [[esc(t), esc(s), *[val(t, s, m) for m in metrics]] for t, s in mods], raw=True))
+                               [[esc(t), esc(s), *[val(t, s, m) for m in metrics]] for t, s in mods], raw=True,
+                               cls=("lab", "lab")))
     return "<details><summary>every metric of every (benchmark, split)</summary>" + "".join(parts) + "</details>"
 
 
@@ -210,7 +229,7 @@ def example_html(ex: Example) -> str:
     ref = f"<p>right answer: <b>{esc(ex.reference)}</b></p>" if ex.reference is not None else ""
     return (f"<div class=\"ex\">{img}<div class=\"body\"><b>{esc(ex.benchmark)} / {esc(ex.split)} / item "
             f"{esc(ex.item_id)}</b><pre>{esc(ex.prompt)}</pre>{ref}"
-            + table(["model", "answer", ""], answers, raw=True) + "</div></div>")
+            + table(["model", "answer", ""], answers, raw=True, cls=("who", "", "mark")) + "</div></div>")
 
 
 def render_html(run: RunData, title: str, boards: Any = None, per_benchmark: int = 3) -> str:

@@ -101,9 +101,12 @@ def amount_plot(points: pd.DataFrame) -> bytes | None:
     if points.empty or points["amount"].nunique() < 2:
         return None
     labels = list(dict.fromkeys(points["column"]))
-    fig = _figure(3.4 * len(labels), 2.6)
+    # At most three panels a row, like scores_plot: six in one row shrink to unreadable text in a page.
+    cols = min(len(labels), 3)
+    nrows = (len(labels) + cols - 1) // cols
+    fig = _figure(3.4 * cols, 2.6 * nrows)
     for i, lab in enumerate(labels):
-        ax = fig.add_subplot(1, len(labels), i + 1)
+        ax = fig.add_subplot(nrows, cols, i + 1)
         sub = points[points["column"] == lab]
         for j, (t, g) in enumerate(sub.groupby("target", sort=False)):
             g = g.sort_values("amount")
