@@ -64,14 +64,27 @@ def expected_configs(foundation: Mapping[str, Any]) -> dict[str, dict[str, Any]]
             "vision-blip": {"vision": dict(foundation["vision"]), "arch": "blip"}}
 
 
+def code_versions() -> dict[str, int]:
+    """The version of the stage code that trains each part: the data mix and the training
+    loop live in code, so weights from another version are another recipe."""
+    from harness.pipeline import foundation_stage, lm_stage
+
+    return {"lm": lm_stage.VERSION, "vision-clip": foundation_stage.VERSION, "vision-blip": foundation_stage.VERSION}
+
+
 def check(folder: Path, foundation: Mapping[str, Any], world: Mapping[str, Any], parts: tuple[str, ...]) -> None:
-    """Refuse weights trained with another recipe or world than the config states (one line)."""
+    """Refuse weights trained with another recipe, world or stage code than this (one line)."""
     idx = read_index(folder)
     want_world = _world_spec(world)
+    versions = code_versions()
     for part in parts:
         got = idx["parts"].get(part)
         if got is None:
             raise BadConfig(f"foundation.pretrained: {folder} has no '{part}' weights")
+        if got.get("code_version") != versions[part]:
+            raise BadConfig(f"foundation.pretrained: {folder} '{part}' was trained by version {got.get('code_version')} "
+                            f"of its stage, this code is version {versions[part]}; re-export it (vigc-bench "
+                            "export-foundation) or set foundation.pretrained=null to train the foundation")
         if got["world"] != want_world:
             key = next(k for k in WORLD_KEYS if got["world"].get(k) != want_world[k])
             raise BadConfig(f"foundation.pretrained: {folder} was trained on world.{key}={got['world'].get(key)}, "

@@ -14,8 +14,12 @@ from harness.pipeline.graph import check_pretrained, foundation_parts
 from harness.stages import StageContext
 
 
-def _fake_run(tmp: Path, lm_steps: int = 7) -> Path:
-    """A run directory whose manifest points at three finished foundation stages."""
+def _fake_run(tmp: Path, lm_steps: int = 7, lm_version: int | None = None) -> Path:
+    """A run directory whose manifest points at three finished foundation stages (of the
+    current stage code versions unless `lm_version` says otherwise)."""
+    versions = dict(pretrained.code_versions())
+    if lm_version is not None:
+        versions["lm"] = lm_version
     cfg = load_config(preset="smoke")
     f, world = config_dict(cfg.foundation), config_dict(cfg.world)
     lm = dict(f["lm"], steps=lm_steps)
@@ -28,7 +32,7 @@ def _fake_run(tmp: Path, lm_steps: int = 7) -> Path:
         (d / "sub").mkdir(parents=True)
         (d / "sub" / "weights.bin").write_bytes(part.encode() * 10)
         (d / "manifest.json").write_text(json.dumps({"config": config, "meta": {"final_loss": 0.5}, "seconds": 3.0,
-                                                     "version": 1, "harness": "0"}))
+                                                     "version": versions[part], "harness": "0"}))
         stages[f"foundation/{part}"] = {"path": str(d)}
     (run / "manifest.json").write_text(json.dumps({"config": {"world": world}, "stages": stages}))
     return run
@@ -59,6 +63,15 @@ def test_other_recipe_is_refused_naming_the_key(tmp_path: Path) -> None:
     cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}", "world.max_objects=3"])
     with pytest.raises(BadConfig, match="world.max_objects"):
         pretrained.check(out, config_dict(cfg.foundation), config_dict(cfg.world), ("vision-clip",))
+
+
+def test_weights_of_another_stage_code_version_are_refused(tmp_path: Path) -> None:
+    out = tmp_path / "weights"
+    smoke_steps = load_config(preset="smoke").foundation.lm.steps
+    pretrained.export(_fake_run(tmp_path, lm_steps=smoke_steps, lm_version=pretrained.code_versions()["lm"] - 1), out)
+    cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}"])
+    with pytest.raises(BadConfig, match=r"'lm' was trained by version \d+ of its stage"):
+        check_pretrained(cfg)
 
 
 def test_corrupt_file_and_missing_folder(tmp_path: Path) -> None:
