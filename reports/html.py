@@ -104,11 +104,11 @@ def board_html(columns: Sequence[Column], df: pd.DataFrame, mods: Sequence[tuple
     labels = [c.label for c in columns]
     dash = "<td>–</td>"
     if len(labels) > 6 and len(labels) > len(rows):
-        head = "<th class=\"lab\">metric</th>" + "".join(f"<th>{brk(t)} / {brk(s)}</th>" for t, s in rows)
+        head = _th("metric", "lab") + "".join(f"<th>{brk(t)} / {brk(s)}</th>" for t, s in rows)
         body = "".join(f"<tr><th>{brk(lab)}</th>" + "".join(cells.get((t, s, lab), dash) for t, s in rows) + "</tr>"
                        for lab in labels)
     else:
-        head = "<th class=\"lab\">target</th><th class=\"lab\">source</th>" + "".join(_th(lab) for lab in labels)
+        head = _th("target", "lab") + _th("source", "lab") + "".join(_th(lab) for lab in labels)
         body = "".join(f"<tr><td>{esc(t)}</td><td>{esc(s)}</td>" + "".join(cells.get((t, s, lab), dash)
                                                                            for lab in labels) + "</tr>"
                        for t, s in rows)

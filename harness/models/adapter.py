@@ -147,13 +147,16 @@ class VLM:
         or before it (LLaVA's own checkpoints)."""
         return bool(getattr(self.model.config, "vigc_image_after_text", False))
 
+    def user_content(self, text: str, has_image: bool = True) -> list[dict[str, Any]]:
+        """A user turn's content parts, the image placed where this model was trained to see it."""
+        parts = [{"type": "text", "text": text}]
+        image = [{"type": "image"}] if has_image else []
+        return parts + image if self.image_after_text else image + parts
+
     def prompt_ids(self, prompt: str, has_image: bool = True) -> list[int]:
         """Token ids of a single-turn user prompt, ending with the assistant header."""
-        text = [{"type": "text", "text": prompt}]
-        image = [{"type": "image"}] if has_image else []
-        content = text + image if self.image_after_text else image + text
-        return encode_prompt(self.tokenizer, [{"role": "user", "content": content}], self.n_image_tokens,
-                             self.image_prefix)
+        return encode_prompt(self.tokenizer, [{"role": "user", "content": self.user_content(prompt, has_image)}],
+                             self.n_image_tokens, self.image_prefix)
 
     def generate(self, feats: Any, prompts: Sequence[str], qformer_texts: Sequence[str] | None = None,
                  max_new_tokens: int = 64, num_beams: int = 1, prefixes: Sequence[str] | None = None) -> list[str]:

@@ -22,7 +22,7 @@ from harness.world.captions import make_captions
 from harness.world.corpus import corpus, knowledge_qa
 from harness.world.export import read_scenes
 from harness.world.spec import COLOURS, SHAPES
-from harness.world.qa import as_multiple_choice, known_from_scene, multiple_choice
+from harness.world.qa import QUADRANTS, as_multiple_choice, known_from_scene, multiple_choice
 
 VERSION = 8
 MAX_DOC_TOKENS = 96
@@ -52,7 +52,7 @@ SHORT_SHARE = 0.15  # answers given as a bare word or phrase (the rest restate t
 COPY_SHARE = 0.15  # "Which option says red?" over lettered options: the copy alone
 LOOKUP_MC_SHARE = 0.3  # lookup-phase questions asked with lettered options
 COPY_WORDS = (tuple(COLOURS) + tuple(SHAPES) + ("big", "small", "left", "right", "above", "below", "yes", "no")
-              + ("top left", "top right", "bottom left", "bottom right", "1", "2", "3", "4", "5", "6"))
+              + QUADRANTS + ("1", "2", "3", "4", "5", "6"))
 
 
 def qas_by_kind(scene: Scene, rng: random.Random) -> dict[str, list[Any]]:

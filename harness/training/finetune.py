@@ -55,8 +55,7 @@ def examples_from_conversations(vlm: Any, conversations: Sequence[Any], image_ro
         if vlm.arch == "instructblip":
             for k in range(0, len(msgs) - 1, 2):
                 qtext = " ".join(p["text"] for p in msgs[k]["content"] if p["type"] == "text")
-                text, image = [{"type": "text", "text": qtext}], [{"type": "image"}]
-                user = {"role": "user", "content": text + image if vlm.image_after_text else image + text}
+                user = {"role": "user", "content": vlm.user_content(qtext)}
                 e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, vlm.image_prefix, max_length)
                 out.append(Example(row, e.input_ids, e.labels, qtext))
         else:
