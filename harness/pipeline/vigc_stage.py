@@ -27,7 +27,7 @@ def vigc_examples(vlm: Any, records: Sequence[GenerationRecord], image_rows: dic
     out: list[Example] = []
 
     def user(text: str) -> dict[str, Any]:
-        return {"role": "user", "content": [{"type": "text", "text": text}, {"type": "image"}]}
+        return {"role": "user", "content": vlm.user_content(text)}
 
     for r in records:
         if r.parse_status != "ok" or r.image not in image_rows:
