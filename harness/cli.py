@@ -45,8 +45,11 @@ def _console(quiet: bool = False) -> Any:
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
               help="Shared stage cache (default: RUN_DIR/stages).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Stages run at once, each in its own process [default: 2 for the embedded world's tiny "
+                   "models on 2+ cores, else 1]. Outputs are the same up to float rounding.")
 def run(config_file: str | None, preset: str | None, out_dir: str | None, overrides: tuple[str, ...],
-        cache_dir: str | None, quiet: bool) -> None:
+        cache_dir: str | None, quiet: bool, jobs: int | None) -> None:
     """Run a whole study: world, foundation, data, finetune, predict, score, report.
 
     A rerun reuses every finished stage; a changed setting recomputes only what depends on it.
@@ -61,12 +64,16 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     from harness.stages import silent_progress
     from harness.study import run_study
 
+    from harness.parallel import default_jobs
+
     _threads()
+    cache = Path(cache_dir) if cache_dir else None
+    jobs = jobs or default_jobs(cfg.world.kind == "embedded")
     if quiet:
-        res = run_study(cfg, run_dir, silent_progress, cache_dir=Path(cache_dir) if cache_dir else None)
+        res = run_study(cfg, run_dir, silent_progress, cache_dir=cache, jobs=jobs)
     else:
         with RichProgress(console) as prog:
-            res = run_study(cfg, run_dir, prog, cache_dir=Path(cache_dir) if cache_dir else None)
+            res = run_study(cfg, run_dir, prog, cache_dir=cache, jobs=jobs)
     console.print(timing_summary(res.history))
     cached = sum(o.cached for o in res.history)
     if cached == len(res.history):

@@ -15,8 +15,9 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -26,6 +27,7 @@ from harness.io import hash_obj, is_atomic_temp, read_json, write_json
 
 MANIFEST = "manifest.json"
 RESUME = ".resume"
+LOCKS = ".locks"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,38 @@ class StageOutput:
     meta: dict[str, Any]
     cached: bool
     seconds: float
+
+
+class Pending:
+    """A submitted stage: its cache key at once, its output when `result()` is called.
+
+    `Runner.submit` returns one already finished; `harness.parallel.ParallelRunner` returns
+    one that a worker process fills in. A stage may take pending stages as inputs.
+    """
+
+    def __init__(self, name: str, key: str) -> None:
+        self.name, self.key = name, key
+        self._done = threading.Event()
+        self._out: StageOutput | None = None
+        self._error: BaseException | None = None
+
+    def set(self, out: StageOutput) -> None:
+        """Record the finished output."""
+        self._out = out
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        """Record that the stage (or one it depends on) failed."""
+        self._error = error
+        self._done.set()
+
+    def result(self) -> StageOutput:
+        """The stage's output, waiting for it; re-raises the stage's error."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._out is not None
+        return self._out
 
 
 @dataclass
@@ -82,7 +116,11 @@ class Stage:
     version: int
     fn: Callable[[StageContext], dict[str, Any] | None]
     config: Mapping[str, Any] = field(default_factory=dict)
-    inputs: Mapping[str, StageOutput] = field(default_factory=dict)
+    inputs: Mapping[str, "StageOutput | Pending"] = field(default_factory=dict)
+
+    def resolved(self) -> "Stage":
+        """This stage with every pending input replaced by its output (waits for them)."""
+        return replace(self, inputs={r: i.result() if isinstance(i, Pending) else i for r, i in self.inputs.items()})
 
     def key(self) -> str:
         """The cache key: everything the stage's output depends on."""
@@ -149,54 +187,100 @@ class Runner:
 
     def run(self, stage: Stage) -> StageOutput:
         """Return the stage's output, computing it only if no finished copy exists."""
-        key = stage.key()
-        final = self.cache_dir / _dir_name(stage.name, key)
-        manifest = final / MANIFEST
-        if manifest.is_file():
-            meta = read_json(manifest)
-            out = StageOutput(stage.name, key, final, meta.get("meta", {}), True, 0.0)
-            self._record(out)
-            return out
+        stage = stage.resolved()
+        out = finished(self.cache_dir, stage) or compute(self.cache_dir, stage, self.progress)
+        self._record(out)
+        return out
+
+    def submit(self, stage: Stage) -> Pending:
+        """Run the stage now (this runner is sequential) and return it as finished."""
+        p = Pending(stage.name, stage.key())
+        p.set(self.run(stage))
+        return p
+
+    def close(self) -> None:
+        """Release workers (none here)."""
+
+    def _record(self, out: StageOutput) -> None:
+        self.history.append(out)
+        if self.on_stage is not None:
+            self.on_stage(out)
+
+
+def finished(cache_dir: Path, stage: Stage) -> StageOutput | None:
+    """The stage's finished output under `cache_dir` (marked cached), or None."""
+    key = stage.key()
+    final = cache_dir / _dir_name(stage.name, key)
+    if (final / MANIFEST).is_file():
+        return StageOutput(stage.name, key, final, read_json(final / MANIFEST).get("meta", {}), True, 0.0)
+    return None
+
+
+def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory) -> StageOutput:
+    """Run the stage function into `<dir>.partial`, then publish it (manifest last, then rename).
+
+    Holds an exclusive lock on the stage while it works, so two processes sharing a cache (two
+    runs on one `--cache`, or a rerun while a killed run's worker is still winding down) never
+    write one stage's directory at once: the second waits, then finds the output finished.
+    """
+    key = stage.key()
+    final = cache_dir / _dir_name(stage.name, key)
+    with _stage_lock(cache_dir / LOCKS / (final.name + ".lock")):
+        done = finished(cache_dir, stage)
+        if done is not None:
+            return done
         if final.exists():  # a directory without a manifest is not ours to trust
             shutil.rmtree(final)
         work = final.with_name(final.name + ".partial")
         if (work / MANIFEST).is_file():
             # Killed between writing the manifest and the rename: the output is complete.
             os.replace(work, final)
-            return self.run(stage)
+            return finished(cache_dir, stage)  # type: ignore[return-value]
         work.mkdir(parents=True, exist_ok=True)
-        ctx = StageContext(stage.name, key, copy.deepcopy(dict(stage.config)), dict(stage.inputs), work,
-                           self.progress)
+        ctx = StageContext(stage.name, key, copy.deepcopy(dict(stage.config)), dict(stage.inputs), work, progress)
         t0 = time.perf_counter()
         # Through JSON and back, so that a fresh run's meta equals what a cached run reads
         # from the manifest (tuples become lists), and an unserialisable value fails here.
         meta = json.loads(json.dumps(stage.fn(ctx) or {}))
         seconds = time.perf_counter() - t0
-        self._finish(work, final, {
+        _publish(work, final, {
             "stage": stage.name, "key": key, "version": stage.version, "harness": __version__,
             "config": dict(stage.config), "inputs": {r: o.key for r, o in stage.inputs.items()},
             "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "meta": meta,
         })
-        out = StageOutput(stage.name, key, final, meta, False, seconds)
-        self._record(out)
-        return out
+    return StageOutput(stage.name, key, final, meta, False, seconds)
 
-    def _finish(self, work: Path, final: Path, manifest: dict[str, Any]) -> None:
-        # Scratch space a stage used for resuming is not part of its output, nor are the
-        # temporary files of atomic writes that an earlier, killed attempt left behind.
-        shutil.rmtree(work / RESUME, ignore_errors=True)
-        for p in list(work.rglob("*")):
-            if p.is_file() and is_atomic_temp(p):
-                p.unlink()
-        manifest["files"] = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file())
-        write_json(work / MANIFEST, manifest, fsync=True)
-        os.replace(work, final)
 
-    def _record(self, out: StageOutput) -> None:
-        self.history.append(out)
-        if self.on_stage is not None:
-            self.on_stage(out)
+class _stage_lock:
+    """An exclusive advisory lock on a file (fcntl; released by the OS if the holder dies)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+        except ImportError:  # no fcntl (Windows): one run per cache, as before
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: Any) -> None:
+        os.close(self._fd)  # closing releases the lock
+
+
+def _publish(work: Path, final: Path, manifest: dict[str, Any]) -> None:
+    # Scratch space a stage used for resuming is not part of its output, nor are the
+    # temporary files of atomic writes that an earlier, killed attempt left behind.
+    shutil.rmtree(work / RESUME, ignore_errors=True)
+    for p in list(work.rglob("*")):
+        if p.is_file() and is_atomic_temp(p):
+            p.unlink()
+    manifest["files"] = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file())
+    write_json(work / MANIFEST, manifest, fsync=True)
+    os.replace(work, final)
 
 
 def resume_dir(ctx: StageContext) -> Path:

@@ -1,4 +1,4 @@
-"""The whole study as a chain of cached stages, run in one process.
+"""The whole study as a graph of cached stages, run in one process or in worker processes.
 
 world ─┬─ foundation/lm ──────────────┐
        ├─ foundation/vision-<arch> ───┼─ finetune/<target>/<source> ─ predict/... ─ score/...
@@ -10,6 +10,7 @@ directory (manifest last).
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -56,14 +57,29 @@ def check_sources(cfg: StudyConfig, available: set[str]) -> None:
 
 
 def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silent_progress,
-              on_stage: Callable[[StageOutput], None] | None = None, cache_dir: Path | None = None) -> StudyResult:
-    """Run (or reuse) every stage of the study and write the run directory's files."""
+              on_stage: Callable[[StageOutput], None] | None = None, cache_dir: Path | None = None,
+              jobs: int = 1) -> StudyResult:
+    """Run (or reuse) every stage of the study and write the run directory's files.
+
+    With `jobs` > 1, stages whose inputs are ready run at once in that many worker processes
+    (`harness.parallel`), each with an equal share of the CPU's threads.
+    """
     from harness.pipeline import graph
 
     t0 = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
-    runner = Runner(cache_dir or run_dir / "stages", progress, on_stage)
-    out = graph.execute(cfg, runner)
+    stages_dir = cache_dir or run_dir / "stages"
+    runner: Runner
+    if jobs > 1:
+        from harness.parallel import ParallelRunner
+
+        runner = ParallelRunner(stages_dir, progress, on_stage, jobs, max(1, (os.cpu_count() or 1) // jobs))
+    else:
+        runner = Runner(stages_dir, progress, on_stage)
+    try:
+        out = graph.execute(cfg, runner)
+    finally:
+        runner.close()
     results = out.results
     quality = out.quality
     write_jsonl(run_dir / "results.jsonl", results)

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from harness.io import write_json
-from harness.stages import MANIFEST, Runner, Stage, StageContext, StageOutput, resume_dir
+from harness.stages import LOCKS, MANIFEST, Runner, Stage, StageContext, StageOutput, resume_dir
 
 REPO = Path(__file__).resolve().parents[2]
 TOY = Path(__file__).with_name("_toy_stage.py")
@@ -50,8 +50,9 @@ def test_cache_miss_then_hit(tmp_path: Path) -> None:
     assert second.cached and calls["a"] == 1
     assert (second.key, second.path, second.meta) == (first.key, first.path, first.meta)
     assert runner.history == [second]
-    # Only the finished directory is left in the cache.
-    assert [p.name for p in tmp_path.iterdir()] == [first.path.name]
+    # Only the finished directory is left in the cache (and the stage's lock file).
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", first.path.name]
+    assert [p.name for p in (tmp_path / ".locks").iterdir()] == [first.path.name + ".lock"]
 
 
 def test_manifest_contents(tmp_path: Path) -> None:
@@ -206,26 +207,29 @@ def test_harness_core_imports_no_torch() -> None:
 # --- resume after kill -9 ---------------------------------------------------------------------
 
 
-def toy(cache: Path, units: int, sleep: float, **kw: Any) -> subprocess.Popen:
+def toy(cache: Path, units: int, sleep: float, jobs: int = 1, **kw: Any) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, str(TOY), str(cache), str(units), str(sleep)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen([sys.executable, str(TOY), str(cache), str(units), str(sleep), str(jobs)], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def toy_result(cache: Path, units: int) -> dict:
-    p = toy(cache, units, 0.0)
+def toy_result(cache: Path, units: int, jobs: int = 1) -> dict:
+    p = toy(cache, units, 0.0, jobs)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     return json.loads(out)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-def test_resume_after_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_resume_after_kill_9(tmp_path: Path, jobs: int) -> None:
+    """With jobs=2 the stage runs in a worker process and only the parent is killed: the
+    worker must notice and stop, and the rerun must not collide with it (stage lock)."""
     units = 200  # far more than the kill needs, so a slow machine cannot finish first
     cache = tmp_path / "killed"
-    p = toy(cache, units, 0.05)
+    p = toy(cache, units, 0.05, jobs)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         step = 0
         while time.monotonic() < deadline:
             cks = list(cache.glob("*.partial/.resume/ckpt.json"))
@@ -243,12 +247,18 @@ def test_resume_after_kill_9(tmp_path: Path) -> None:
             p.kill()
             p.communicate()
     assert p.returncode == -signal.SIGKILL
+    # No orphan goes on working: the checkpoint stops moving (a worker exits with its parent).
+    ck = next(cache.glob("*.partial/.resume/ckpt.json"))
+    time.sleep(1.5)
+    before = ck.read_text(encoding="utf-8")
+    time.sleep(1.0)
+    assert ck.read_text(encoding="utf-8") == before
 
     # Nothing that a later stage would take for a finished output.
     assert not list(cache.rglob(MANIFEST))
-    assert [d.name.endswith(".partial") for d in cache.iterdir()] == [True]
+    assert [d.name.endswith(".partial") for d in cache.iterdir() if d.name != LOCKS] == [True]
 
-    resumed = toy_result(cache, units)
+    resumed = toy_result(cache, units, jobs)
     fresh = toy_result(tmp_path / "fresh", units)
     assert not resumed["cached"] and resumed["key"] == fresh["key"]
     assert resumed["result"] == fresh["result"]
