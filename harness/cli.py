@@ -66,9 +66,10 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
 
     from harness.parallel import default_jobs
 
-    _threads()
     cache = Path(cache_dir) if cache_dir else None
     jobs = jobs or default_jobs(cfg.world.kind == "embedded")
+    if jobs == 1:
+        _threads()  # stages run in this process (workers set up their own threads)
     if quiet:
         res = run_study(cfg, run_dir, silent_progress, cache_dir=cache, jobs=jobs)
     else:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import os
 import platform
 import time
+from importlib.metadata import version
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from harness.config import StudyConfig, config_dict
-from harness.errors import BadConfig
-from harness.io import write_json, write_jsonl
+from harness.errors import BadConfig, VigcError
+from harness.io import hash_obj, read_json, sha256_bytes, write_json, write_jsonl
 from harness.records import QualityRecord, ResultRecord
 from harness.stages import ProgressFactory, Runner, Stage, StageOutput, silent_progress
 
@@ -56,6 +57,41 @@ def check_sources(cfg: StudyConfig, available: set[str]) -> None:
             raise BadConfig(f"sources: {s!r} needs data part(s) {', '.join(missing)}, which this study cannot make")
 
 
+def report_key(manifest: dict[str, Any]) -> str:
+    """What the run's reports are a function of: the config, the package versions, every stage's
+    cache key (which fixes its output) and the source of `reports/`."""
+    root = Path(__file__).resolve().parents[1] / "reports"
+    code = {f.name: sha256_bytes(f.read_bytes()) for f in sorted(root.glob("*.py"))}
+    return hash_obj({"config": manifest["config"], "versions": manifest["versions"], "reports": code,
+                     "stages": {name: st["key"] for name, st in manifest["stages"].items()}})
+
+
+REPORT_FILES = ("report.md", "report.html")
+
+
+def _report_digests(run_dir: Path) -> dict[str, str] | None:
+    paths = [run_dir / name for name in REPORT_FILES]
+    if not all(p.is_file() for p in paths):
+        return None
+    return {p.name: sha256_bytes(p.read_bytes()) for p in paths}
+
+
+def _reports_current(run_dir: Path, key: str) -> bool:
+    """Whether report.md and report.html are, byte for byte, what the previous run into
+    `run_dir` rendered from exactly these inputs. Then a rerun keeps them (rendering takes
+    most of a cached rerun's time), and they keep the stage times of the run that computed
+    the stages."""
+    old = run_dir / "manifest.json"
+    digests = _report_digests(run_dir)
+    if digests is None or not old.is_file():
+        return False
+    try:
+        prev = read_json(old)
+    except VigcError:  # unreadable: render anew, and the new manifest replaces it
+        return False
+    return isinstance(prev, dict) and prev.get("reports") == {"key": key, **digests}
+
+
 def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silent_progress,
               on_stage: Callable[[StageOutput], None] | None = None, cache_dir: Path | None = None,
               jobs: int = 1) -> StudyResult:
@@ -87,23 +123,25 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     if "vic_effect" in out.notes:
         write_json(run_dir / "vic_effect.json", out.notes["vic_effect"])
     seconds = time.perf_counter() - t0
-    import torch
-    import transformers
-
     manifest = {
         "config": config_dict(cfg),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                     "transformers": transformers.__version__},
+        # From package metadata: importing torch here would cost a cached rerun ~3 s.
+        "versions": {"python": platform.python_version(), "torch": version("torch"),
+                     "transformers": version("transformers")},
         "seed": cfg.seed,
         "stages": {o.name: {"key": o.key, "cached": o.cached, "seconds": round(o.seconds, 3),
                             "path": str(o.path)} for o in runner.history},
         "seconds": round(seconds, 3),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    from reports.render import write_reports
+    key = report_key(manifest)
+    report = run_dir / "report.md"
+    if not _reports_current(run_dir, key):
+        from reports.render import write_reports
 
-    # The reports read the manifest's stage paths (for samples.jsonl) before it is written:
-    # the manifest comes last, so its presence vouches for everything beside it.
-    report, _ = write_reports(run_dir, f"vigc-bench study: {cfg.name}", manifest)
+        # The reports read the manifest's stage paths (for samples.jsonl) before it is written:
+        # the manifest comes last, so its presence vouches for everything beside it.
+        report, _ = write_reports(run_dir, f"vigc-bench study: {cfg.name}", manifest)
+    manifest["reports"] = {"key": key, **(_report_digests(run_dir) or {})}
     write_json(run_dir / "manifest.json", manifest, fsync=True)
     return StudyResult(run_dir, results, quality, list(runner.history), report, seconds, out.notes)

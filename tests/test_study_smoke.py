@@ -35,6 +35,7 @@ def test_smoke_study_end_to_end_and_cached_rerun(tmp_path):
     assert (out / "report.md").read_text().startswith("# vigc-bench study: smoke")
 
     first_results = (out / "results.jsonl").read_text()
+    (out / "report.md").write_text("stale")  # a rerun must notice that a report is not what it rendered
     t0 = time.perf_counter()
     r2 = _run(out)
     took = time.perf_counter() - t0
@@ -45,3 +46,9 @@ def test_smoke_study_end_to_end_and_cached_rerun(tmp_path):
     assert took < 10, f"cached rerun took {took:.1f} s"
     # Same results, byte for byte.
     assert (out / "results.jsonl").read_text() == first_results
+    assert (out / "report.md").read_text().startswith("# vigc-bench study: smoke")
+
+    # A third run finds its reports current and keeps them as they are (stage times included).
+    html_mtime = (out / "report.html").stat().st_mtime_ns
+    assert _run(out).returncode == 0
+    assert (out / "report.html").stat().st_mtime_ns == html_mtime
