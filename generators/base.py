@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Sequence
 
 from harness.records import Conversation, GenerationRecord, Scene, Turn
 from harness.stages import ProgressFactory, silent_progress
+from harness.world.qa import split_options
 
 DATA_TYPES = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
 
@@ -86,8 +87,12 @@ def to_llava(records: Sequence[GenerationRecord]) -> list[Conversation]:
         turns: list[Turn] = []
         for i, r in enumerate(recs):
             # The image follows the first question (LLaVA's data has it before or after): a
-            # model that reads the question first can look at the image for it.
-            q = r.question + ("\n<image>" if i == 0 else "")
+            # model that reads the question first can look at the image for it. Lettered
+            # options come after the image, so that each option can look at it too.
+            q = r.question
+            if i == 0:
+                question, options = split_options(r.question)
+                q = question + "\n<image>" + (f"\n{options}" if options else "")
             turns.append(Turn(**{"from": "human", "value": q}))
             turns.append(Turn(**{"from": "gpt", "value": r.answer}))
         out.append(Conversation(id=key, image=recs[0].image, conversations=tuple(turns)))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from harness.errors import MissingResource
-from harness.training.encode import encode_prompt, pad_batch
+from harness.training.encode import encode_prompt, image_after_question, pad_batch
 
 ImageLike = Any  # a path, encoded bytes, or a PIL image
 
@@ -148,10 +148,12 @@ class VLM:
         return bool(getattr(self.model.config, "vigc_image_after_text", False))
 
     def user_content(self, text: str, has_image: bool = True) -> list[dict[str, Any]]:
-        """A user turn's content parts, the image placed where this model was trained to see it."""
-        parts = [{"type": "text", "text": text}]
-        image = [{"type": "image"}] if has_image else []
-        return parts + image if self.image_after_text else image + parts
+        """A user turn's content parts, the image placed where this model was trained to see it:
+        ours after the question and before any lettered options, real checkpoints first."""
+        parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
+        if not has_image:
+            return parts
+        return image_after_question(text) if self.image_after_text else [{"type": "image"}] + parts
 
     def prompt_ids(self, prompt: str, has_image: bool = True) -> list[int]:
         """Token ids of a single-turn user prompt, ending with the assistant header."""

@@ -18,13 +18,14 @@ from generators.templates import object_qas
 from generators.vigc import vig_instruction, vig_target
 from harness.records import Scene
 from harness.stages import StageContext, resume_dir
+from harness.training.encode import image_after_question
 from harness.world.captions import make_captions
 from harness.world.corpus import corpus, knowledge_qa
 from harness.world.export import read_scenes
 from harness.world.spec import COLOURS, SHAPES
 from harness.world.qa import QUADRANTS, as_multiple_choice, known_from_scene, multiple_choice
 
-VERSION = 8
+VERSION = 9
 MAX_DOC_TOKENS = 96
 DATA_TYPES = ("conversation",) * 16 + ("detail", "complex_reasoning", "knowledge_vqa")
 SCENE_DOC_SHARE = 0.85  # the rest is plain text (knowledge questions, most with options; captions)
@@ -90,8 +91,7 @@ def lookup_doc(qas: dict[str, list[Any]], rng: random.Random, lettered: bool = F
         return None
     qa = rng.choice(qas[rng.choice(kinds)])
     q, a = (as_multiple_choice(qa, rng) if lettered else None) or (qa.question, qa.answer)
-    return [{"role": "user", "content": [{"type": "text", "text": q}, {"type": "image"}]},
-            {"role": "assistant", "content": a}]
+    return [{"role": "user", "content": image_after_question(q)}, {"role": "assistant", "content": a}]
 
 
 def copy_doc(rng: random.Random) -> list[dict[str, Any]]:
@@ -137,9 +137,7 @@ def scene_doc(scene: Scene, rng: random.Random, qas: dict[str, list[Any]] | None
             pairs.append(mc if mc is not None else (qa.question, qa.short if rng.random() < SHORT_SHARE else qa.answer))
     msgs: list[dict[str, Any]] = []
     for k, (q, a) in enumerate(pairs):
-        content: list[dict[str, Any]] = [{"type": "text", "text": q}]
-        if k == 0:
-            content.append({"type": "image"})
+        content = image_after_question(q) if k == 0 else [{"type": "text", "text": q}]
         msgs += [{"role": "user", "content": content}, {"role": "assistant", "content": a}]
     return msgs
 

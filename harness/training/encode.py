@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from harness.world.qa import split_options
+
 IGNORE = -100
 
 
@@ -20,6 +22,14 @@ class Encoded:
 
     input_ids: list[int]
     labels: list[int]
+
+
+def image_after_question(text: str) -> list[dict[str, Any]]:
+    """A user turn's content parts with the image after the question and before any lettered
+    options (see `harness.world.qa.split_options`): the layout of the tiny models."""
+    question, options = split_options(text)
+    parts: list[dict[str, Any]] = ([{"type": "text", "text": question}] if question else []) + [{"type": "image"}]
+    return parts + ([{"type": "text", "text": options}] if options else [])
 
 
 def llava_messages(conversations: Sequence[dict[str, str]] | Sequence[Any]) -> list[dict[str, Any]]:

@@ -54,7 +54,9 @@ def examples_from_conversations(vlm: Any, conversations: Sequence[Any], image_ro
         row = image_rows[conv.image]
         if vlm.arch == "instructblip":
             for k in range(0, len(msgs) - 1, 2):
-                qtext = " ".join(p["text"] for p in msgs[k]["content"] if p["type"] == "text")
+                # Joined by a line break, so lettered options stay on their lines and
+                # `user_content` places the image before them again.
+                qtext = "\n".join(p["text"] for p in msgs[k]["content"] if p["type"] == "text")
                 user = {"role": "user", "content": vlm.user_content(qtext)}
                 e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, vlm.image_prefix, max_length)
                 out.append(Example(row, e.input_ids, e.labels, qtext))

@@ -223,6 +223,25 @@ def multiple_choice(question: str, options: list[str], correct: int) -> tuple[st
     return "\n".join(lines), letters[correct]
 
 
+def split_options(text: str) -> tuple[str, str]:
+    """A prompt cut before its lettered options: (question, "A. ..." lines and what follows them),
+    or (text, "") when it has none.
+
+    The tiny models see the image between the two (`harness.training.encode.image_after_question`).
+    A causal LM reads left to right: with the image after the options, an option's tokens cannot
+    look at the image, and the whole match (find the answer in the image, then the option that
+    says it, then its letter) falls to the last position. Pilot, continuing the shipped LM on
+    lettered questions for 500 steps: with the image last, colour options stayed at 0.50 and
+    counts at 0.25; with the image before the options, 0.99 and 0.72.
+    """
+    if text.startswith("A. "):
+        return "", text
+    i = text.find("\nA. ")
+    if i < 0:
+        return text, ""
+    return text[:i].rstrip(), text[i + 1:]
+
+
 def size_class(w: float, image_w: float, grid: int = 4) -> str:
     """'big' or 'small' from a box's width as a share of its grid cell (the world's two sizes
     are 0.8 and 0.45 of a cell; 0.6 splits them, i.e. 0.15 of the width on the default 4x4 grid)."""
