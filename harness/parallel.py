@@ -52,8 +52,11 @@ class ParallelRunner(Runner):
         t.start()
         return p
 
-    def close(self) -> None:
-        """Wait for submitted stages (or, after a failure, stop the workers); release them."""
+    def close(self, abort: bool = False) -> None:
+        """Wait for the submitted stages and release the workers; after a failure (or with
+        `abort`, e.g. on Ctrl-C) stop the workers instead of waiting."""
+        if abort:
+            self._failed.set()
         if self._failed.is_set() and self._pool is not None:
             # A failed study is over: stages still running in workers would only delay the
             # error. Killed mid-stage, they leave `.partial` directories that a rerun resumes.

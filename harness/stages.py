@@ -198,7 +198,7 @@ class Runner:
         p.set(self.run(stage))
         return p
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         """Release workers (none here)."""
 
     def _record(self, out: StageOutput) -> None:

@@ -114,8 +114,10 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
         runner = Runner(stages_dir, progress, on_stage)
     try:
         out = graph.execute(cfg, runner)
-    finally:
-        runner.close()
+    except BaseException:
+        runner.close(abort=True)  # workers still computing would only delay the error
+        raise
+    runner.close()
     results = out.results
     quality = out.quality
     write_jsonl(run_dir / "results.jsonl", results)

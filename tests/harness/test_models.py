@@ -112,6 +112,32 @@ def test_tiny_models_read_the_image_after_the_question(arch):
         assert question in ids[:first_image], "image tokens come before the question"
 
 
+@pytest.mark.parametrize("arch", ["llava", "instructblip"])
+def test_lettered_options_come_after_the_image(arch):
+    """With lettered options the image sits between the question and the options, the same in
+    the data our generators write, the training examples and the prompts at inference."""
+    from generators.base import to_llava
+    from harness.records import GenerationRecord
+    from harness.training.finetune import examples_from_conversations
+    from harness.world.qa import multiple_choice
+
+    vlm = tiny_vlm(arch)
+    prompt, letter = multiple_choice("What colour is the star?", ["red", "blue"], 0)
+    rec = GenerationRecord(id="r", image="a.png", generator="test", data_type="conversation", prompt="",
+                           raw_output="", parse_status="ok", question=prompt, answer=letter)
+    [conv] = to_llava([rec])
+    first = conv.conversations[0].value
+    assert first.index("<image>") < first.index("A. red") and first.index("star?") < first.index("<image>")
+    [ex] = examples_from_conversations(vlm, [conv], {"a.png": 0}, 256)
+    header = vlm.prompt_ids(prompt)
+    assert ex.input_ids[:len(header)] == header  # training and inference see the same tokens
+    img = vlm.image_token_id
+    star = vlm.tokenizer(" star", add_special_tokens=False)["input_ids"][-1]
+    red = vlm.tokenizer(" red", add_special_tokens=False)["input_ids"][-1]
+    last_image = max(i for i, t in enumerate(header) if t == img)
+    assert header.index(star) < header.index(img) and last_image < header.index(red, last_image)
+
+
 def test_real_instructblip_checkpoints_keep_the_prefix_layout():
     """A checkpoint without our flag (a real InstructBLIP) gets image tokens before all text,
     as its processor puts them."""

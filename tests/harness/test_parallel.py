@@ -4,6 +4,7 @@ and the workers' progress bars are drawn by the parent."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,12 @@ def write_value(ctx: StageContext) -> dict[str, Any]:
     task.close()
     (ctx.out_dir / "v.json").write_text(json.dumps({"v": total}))
     return {"v": total}
+
+
+def slow(ctx: StageContext) -> dict[str, Any]:
+    """Takes far longer than any test should wait."""
+    time.sleep(120)
+    return {}
 
 
 def fail(ctx: StageContext) -> dict[str, Any]:
@@ -90,4 +97,19 @@ def test_error_reaches_the_caller_and_dependents(tmp_path: Path) -> None:
             after.result()
     finally:
         runner.close()
+    assert not list(tmp_path.rglob("manifest.json"))
+
+
+def test_a_failure_stops_the_other_workers(tmp_path: Path) -> None:
+    """The study stops at the first error: a long stage in the other worker is not waited for."""
+    runner = ParallelRunner(tmp_path, jobs=2)
+    long = runner.submit(Stage("long", 1, slow))
+    bad = runner.submit(Stage("bad", 1, fail))
+    t0 = time.monotonic()
+    with pytest.raises(BadInput):
+        bad.result()
+    runner.close()
+    assert time.monotonic() - t0 < 60
+    with pytest.raises(BaseException):
+        long.result()
     assert not list(tmp_path.rglob("manifest.json"))
