@@ -71,7 +71,8 @@ class ParallelRunner(Runner):
             self._pool = None
         if self._relay is not None:
             self._events.put(None)
-            self._relay.join()
+            # Bounded: a worker terminated mid-message can leave the queue unreadable.
+            self._relay.join(timeout=5)
             self._relay = None
 
     def _drive(self, stage: Stage, p: Pending) -> None:

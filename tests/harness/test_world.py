@@ -367,3 +367,15 @@ def test_every_templated_question_has_its_answer_among_its_options() -> None:
             right = str(NUMBER_WORDS.index(q.short)) if q.kind.startswith("count") else q.short
             assert options[letter] == right and list(options.values()).count(right) == 1
     assert {"most_shape", "most_colour", "same_colour", "crowded", "relation", "where"} <= kinds
+
+
+def test_split_options_cuts_before_the_first_lettered_line():
+    from benchmarks.mmbench import build_prompt
+
+    prompt, _ = qa.multiple_choice("How many stars?", ["1", "2"], 0)
+    assert qa.split_options(prompt) == ("How many stars?", f"A. 1\nB. 2\n{qa.MC_SUFFIX}")
+    hinted = build_prompt("Is it crowded?", ["crowded", "sparse"], "A picture with 4 shapes is crowded.")
+    assert qa.split_options(hinted)[0] == "A picture with 4 shapes is crowded.\nIs it crowded?"
+    assert qa.split_options("Is there a star in the image?") == ("Is there a star in the image?", "")
+    # A question that merely mentions "A." inside a line is not cut.
+    assert qa.split_options("Is plan A. the best?") == ("Is plan A. the best?", "")
