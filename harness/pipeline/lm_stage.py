@@ -10,7 +10,8 @@ and facts and practised at answering from context, having never seen an image.
 from __future__ import annotations
 
 import random
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from generators.base import ImageInfo
 from generators.language_only import template_records
@@ -25,7 +26,7 @@ from harness.world.export import read_scenes
 from harness.world.spec import COLOURS, SHAPES
 from harness.world.qa import QUADRANTS, as_multiple_choice, known_from_scene, multiple_choice
 
-VERSION = 9
+VERSION = 10
 MAX_DOC_TOKENS = 96
 DATA_TYPES = ("conversation",) * 16 + ("detail", "complex_reasoning", "knowledge_vqa")
 SCENE_DOC_SHARE = 0.85  # the rest is plain text (knowledge questions, most with options; captions)
@@ -52,6 +53,14 @@ SHORT_SHARE = 0.15  # answers given as a bare word or phrase (the rest restate t
 # about slots did not (chance after 700 steps at 40%). So both are practised throughout.
 COPY_SHARE = 0.15  # "Which option says red?" over lettered options: the copy alone
 LOOKUP_MC_SHARE = 0.3  # lookup-phase questions asked with lettered options
+# The second phase (`mc_phase`): lettered questions about scenes for half of the documents.
+# From the first phase's end, colour options went from 0.51 to 0.99 and counts from 0.25 to
+# 0.72 in 500 steps of this mix (a pilot from the previous LM); spread through the first phase
+# at 30% of lookups, the same questions stayed at chance after 8,000 steps.
+MC_PHASE = 1 / 8  # its steps, as a share of the first phase's (1,000 after 8,000)
+MC_PHASE_LR = 5e-4
+MC_PHASE_SHARE = 0.5
+MC_PHASE_LOOKUPS = 0.15  # open lookups, so that answering in words is not forgotten
 COPY_WORDS = (tuple(COLOURS) + tuple(SHAPES) + ("big", "small", "left", "right", "above", "below", "yes", "no")
               + QUADRANTS + ("1", "2", "3", "4", "5", "6"))
 
@@ -209,48 +218,95 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     attrs = attrs_tensor(scenes)
 
     qas = SceneQAs(scenes, seed)
-    group = 8  # steps whose documents are drawn together and bucketed by length
+
+    def draw(grng: random.Random, step: int) -> tuple[list[dict[str, Any]], list[int]] | None:
+        i = grng.randrange(len(scenes))
+        if grng.random() < COPY_SHARE:
+            return copy_doc(grng), []
+        if step < LOOKUP_PHASE * cfg["steps"]:
+            doc = lookup_doc(qas.by_kind(i), grng, grng.random() < LOOKUP_MC_SHARE)
+            return None if doc is None else (doc, [i])
+        if grng.random() < SCENE_DOC_SHARE:
+            return scene_doc(scenes[i], grng, qas.by_kind(i)), [i]
+        return text_doc(scenes[i], seed, grng), []
+
+    def draw_mc(grng: random.Random, step: int) -> tuple[list[dict[str, Any]], list[int]] | None:
+        i = grng.randrange(len(scenes))
+        u = grng.random()
+        if u < COPY_SHARE:
+            return copy_doc(grng), []
+        if u < COPY_SHARE + MC_PHASE_SHARE:
+            by = qas.by_kind(i)
+            mc = as_multiple_choice(grng.choice(by[grng.choice(sorted(by))]), grng)
+            return None if mc is None else ([{"role": "user", "content": image_after_question(mc[0])},
+                                             {"role": "assistant", "content": mc[1]}], [i])
+        if u < COPY_SHARE + MC_PHASE_SHARE + MC_PHASE_LOOKUPS:
+            doc = lookup_doc(qas.by_kind(i), grng)
+            return None if doc is None else (doc, [i])
+        if grng.random() < SCENE_DOC_SHARE:
+            return scene_doc(scenes[i], grng, qas.by_kind(i)), [i]
+        return text_doc(scenes[i], seed, grng), []
+
+    def encode(msgs: list[dict[str, Any]]) -> Any:
+        return encode_chat(tok, msgs, cells)
+
+    task = ctx.progress("foundation: LM pretraining", cfg["steps"])
+    log = pretrain_lm_slots(lm, book, tok, bucketed(draw, encode, attrs, cfg["batch"], f"lm-batch/{seed}"),
+                            cfg["steps"], cfg["lr"], seed, resume_dir(ctx), lambda s, loss: task.advance(1, loss=loss))
+    task.close()
+    mc_log = mc_phase(lm, book, tok, bucketed(draw_mc, encode, attrs, cfg["batch"], f"lm-mc/{seed}"),
+                      max(1, round(cfg["steps"] * MC_PHASE)), seed, resume_dir(ctx) / "mc", ctx.progress)
+    lm.save_pretrained(ctx.out_dir / "lm", safe_serialization=True)
+    book.save(ctx.out_dir)
+    return {"final_loss": round(log["loss"], 4), "vocab": len(tok), "resumed_from": log["resumed_from"],
+            "mc_phase_loss": round(mc_log["loss"], 4)}
+
+
+def mc_phase(lm: Any, book: Any, tok: Any, batch: Callable[[int], Any], steps: int, seed: int, resume: Path,
+             progress: Any) -> dict[str, float]:
+    """The second phase: `steps` more steps, half of them lettered questions about scenes,
+    with a fresh optimizer and schedule (so the first phase is unchanged by it)."""
+    from harness.models.foundation import pretrain_lm_slots
+
+    resume.mkdir(parents=True, exist_ok=True)
+    task = progress("foundation: LM lettered-answer phase", steps)
+    log = pretrain_lm_slots(lm, book, tok, batch, steps, MC_PHASE_LR, seed, resume,
+                            lambda s, loss: task.advance(1, loss=loss))
+    task.close()
+    return log
+
+
+def bucketed(draw: Callable[[random.Random, int], Any], encode: Callable[[Any], Any], attrs: Any, size: int,
+             tag: str, group: int = 8) -> Callable[[int], tuple[list[list[int]], list[list[int]], Any]]:
+    """A batch function over documents from `draw(rng, step)` ((messages, scene rows) or None).
+
+    A pure function of the step, so a resumed run sees the same batches. Documents of `group`
+    steps are drawn together and sorted by length, so that a batch is padded to about its own
+    length (padding to the longest of a random batch doubled the cost).
+    """
 
     def batch(step: int) -> tuple[list[list[int]], list[list[int]], Any]:
-        # A pure function of the step, so a resumed run sees the same batches. Documents of
-        # `group` steps are drawn together and sorted by length, so that a batch is padded
-        # to about its own length (padding to the longest of a random batch doubled the cost).
         g0 = step - step % group
-        grng = random.Random(f"lm-batch/{seed}/{g0}")
+        grng = random.Random(f"{tag}/{g0}")
         docs = []
-        while len(docs) < cfg["batch"] * group:
-            i = grng.randrange(len(scenes))
-            if grng.random() < COPY_SHARE:
-                msgs, rows_i = copy_doc(grng), []
-            elif g0 < LOOKUP_PHASE * cfg["steps"]:
-                doc = lookup_doc(qas.by_kind(i), grng, grng.random() < LOOKUP_MC_SHARE)
-                if doc is None:
-                    continue
-                msgs, rows_i = doc, [i]
-            elif grng.random() < SCENE_DOC_SHARE:
-                msgs, rows_i = scene_doc(scenes[i], grng, qas.by_kind(i)), [i]
-            else:
-                msgs, rows_i = text_doc(scenes[i], seed, grng), []
-            e = encode_chat(tok, msgs, cells)
+        while len(docs) < size * group:
+            got = draw(grng, g0)
+            if got is None:
+                continue
+            e = encode(got[0])
             # Long documents are redrawn: past ~10k tokens a batch falls out of the CPU's
             # caches and a step costs 3-4x per token (measured), for no gain in learning.
             if len(e.input_ids) <= MAX_DOC_TOKENS:
-                docs.append((len(e.input_ids), e, rows_i))
+                docs.append((len(e.input_ids), e, got[1]))
         docs.sort(key=lambda d: d[0])
-        chunks = [docs[k * cfg["batch"]:(k + 1) * cfg["batch"]] for k in range(group)]
+        chunks = [docs[k * size:(k + 1) * size] for k in range(group)]
         grng.shuffle(chunks)
         chunk = chunks[step % group]
         rows = [r for _, _, rs in chunk for r in rs]
         return ([e.input_ids for _, e, _ in chunk], [e.labels for _, e, _ in chunk],
                 attrs[rows] if rows else attrs[:0])
 
-    task = ctx.progress("foundation: LM pretraining", cfg["steps"])
-    log = pretrain_lm_slots(lm, book, tok, batch, cfg["steps"], cfg["lr"], seed, resume_dir(ctx),
-                            lambda s, loss: task.advance(1, loss=loss))
-    task.close()
-    lm.save_pretrained(ctx.out_dir / "lm", safe_serialization=True)
-    book.save(ctx.out_dir)
-    return {"final_loss": round(log["loss"], 4), "vocab": len(tok), "resumed_from": log["resumed_from"]}
+    return batch
 
 
 def _texts(m: dict[str, Any]) -> list[str]:
