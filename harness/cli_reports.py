@@ -80,5 +80,7 @@ def check(run_dir: str, baseline: str | None, write_to: str | None, patterns: tu
     if failures:
         for line in failures:
             click.echo(line)
-        raise CheckFailed(f"{len(failures)} of {n} metrics regressed against {baseline}")
+        missing = sum(line.startswith("MISSING") for line in failures)
+        what = f"{len(failures) - missing} of {n} metrics regressed" + (f", {missing} missing" if missing else "")
+        raise CheckFailed(f"{what} against {baseline}")
     click.echo(f"ok: {n} metrics within tolerance of {baseline}")

@@ -125,8 +125,9 @@ def test_check_reports_a_metric_missing_from_the_run(capsys: pytest.CaptureFixtu
     base = tmp_path / "b.json"
     base.write_text(json.dumps({"schema": 1, "metrics": [
         {"id": "llava/seed/chair/test/CHAIRi", "value": 10.0, "direction": "lower", "tolerance": 1.0}]}))
-    rc, out, _ = run_cli(capsys, "check", str(good), "--baseline", str(base))
+    rc, out, err = run_cli(capsys, "check", str(good), "--baseline", str(base))
     assert rc == 1 and out.startswith("MISSING llava/seed/chair/test/CHAIRi")
+    assert "0 of 1 metrics regressed, 1 missing" in one_line(err)
 
 
 @pytest.mark.parametrize("content, needle", [
