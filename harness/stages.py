@@ -183,7 +183,7 @@ class Runner:
 
     def path_for(self, stage: Stage) -> Path:
         """Where `stage`'s finished output lives (whether or not it exists yet)."""
-        return self.cache_dir / _dir_name(stage.name, stage.key())
+        return _final(self.cache_dir, stage)[1]
 
     def run(self, stage: Stage) -> StageOutput:
         """Return the stage's output, computing it only if no finished copy exists."""
@@ -207,10 +207,15 @@ class Runner:
             self.on_stage(out)
 
 
+def _final(cache_dir: Path, stage: Stage) -> tuple[str, Path]:
+    """The stage's cache key and the directory its finished output lives in."""
+    key = stage.key()
+    return key, cache_dir / _dir_name(stage.name, key)
+
+
 def finished(cache_dir: Path, stage: Stage) -> StageOutput | None:
     """The stage's finished output under `cache_dir` (marked cached), or None."""
-    key = stage.key()
-    final = cache_dir / _dir_name(stage.name, key)
+    key, final = _final(cache_dir, stage)
     if (final / MANIFEST).is_file():
         return StageOutput(stage.name, key, final, read_json(final / MANIFEST).get("meta", {}), True, 0.0)
     return None
@@ -223,8 +228,7 @@ def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory) -> StageOu
     runs on one `--cache`, or a rerun while a killed run's worker is still winding down) never
     write one stage's directory at once: the second waits, then finds the output finished.
     """
-    key = stage.key()
-    final = cache_dir / _dir_name(stage.name, key)
+    key, final = _final(cache_dir, stage)
     with _stage_lock(cache_dir / LOCKS / (final.name + ".lock")):
         done = finished(cache_dir, stage)
         if done is not None:

@@ -76,20 +76,20 @@ def _report_digests(run_dir: Path) -> dict[str, str] | None:
     return {p.name: sha256_bytes(p.read_bytes()) for p in paths}
 
 
-def _reports_current(run_dir: Path, key: str) -> bool:
-    """Whether report.md and report.html are, byte for byte, what the previous run into
-    `run_dir` rendered from exactly these inputs. Then a rerun keeps them (rendering takes
-    most of a cached rerun's time), and they keep the stage times of the run that computed
-    the stages."""
+def _current_reports(run_dir: Path, key: str) -> dict[str, str] | None:
+    """The reports' digests if report.md and report.html are, byte for byte, what the previous
+    run into `run_dir` rendered from exactly these inputs; else None. Then a rerun keeps them
+    (rendering takes most of a cached rerun's time), and they keep the stage times of the run
+    that computed the stages."""
     old = run_dir / "manifest.json"
     digests = _report_digests(run_dir)
     if digests is None or not old.is_file():
-        return False
+        return None
     try:
         prev = read_json(old)
     except VigcError:  # unreadable: render anew, and the new manifest replaces it
-        return False
-    return isinstance(prev, dict) and prev.get("reports") == {"key": key, **digests}
+        return None
+    return digests if isinstance(prev, dict) and prev.get("reports") == {"key": key, **digests} else None
 
 
 def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silent_progress,
@@ -138,12 +138,14 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     }
     key = report_key(manifest)
     report = run_dir / "report.md"
-    if not _reports_current(run_dir, key):
+    digests = _current_reports(run_dir, key)
+    if digests is None:
         from reports.render import write_reports
 
         # The reports read the manifest's stage paths (for samples.jsonl) before it is written:
         # the manifest comes last, so its presence vouches for everything beside it.
         report, _ = write_reports(run_dir, f"vigc-bench study: {cfg.name}", manifest)
-    manifest["reports"] = {"key": key, **(_report_digests(run_dir) or {})}
+        digests = _report_digests(run_dir) or {}
+    manifest["reports"] = {"key": key, **digests}
     write_json(run_dir / "manifest.json", manifest, fsync=True)
     return StudyResult(run_dir, results, quality, list(runner.history), report, seconds, out.notes)

@@ -99,8 +99,12 @@ def lookup_doc(qas: dict[str, list[Any]], rng: random.Random, lettered: bool = F
     if not kinds:
         return None
     qa = rng.choice(qas[rng.choice(kinds)])
-    q, a = (as_multiple_choice(qa, rng) if lettered else None) or (qa.question, qa.answer)
-    return [{"role": "user", "content": image_after_question(q)}, {"role": "assistant", "content": a}]
+    return qa_doc(*((as_multiple_choice(qa, rng) if lettered else None) or (qa.question, qa.answer)))
+
+
+def qa_doc(question: str, answer: str) -> list[dict[str, Any]]:
+    """One question about a scene and its answer, the scene's slots placed as the tiny models read them."""
+    return [{"role": "user", "content": image_after_question(question)}, {"role": "assistant", "content": answer}]
 
 
 def copy_doc(rng: random.Random) -> list[dict[str, Any]]:
@@ -219,6 +223,12 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
 
     qas = SceneQAs(scenes, seed)
 
+    def mixed(grng: random.Random, i: int) -> tuple[list[dict[str, Any]], list[int]]:
+        # The general mix: questions about scene i, or plain text.
+        if grng.random() < SCENE_DOC_SHARE:
+            return scene_doc(scenes[i], grng, qas.by_kind(i)), [i]
+        return text_doc(scenes[i], seed, grng), []
+
     def draw(grng: random.Random, step: int) -> tuple[list[dict[str, Any]], list[int]] | None:
         i = grng.randrange(len(scenes))
         if grng.random() < COPY_SHARE:
@@ -226,9 +236,7 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
         if step < LOOKUP_PHASE * cfg["steps"]:
             doc = lookup_doc(qas.by_kind(i), grng, grng.random() < LOOKUP_MC_SHARE)
             return None if doc is None else (doc, [i])
-        if grng.random() < SCENE_DOC_SHARE:
-            return scene_doc(scenes[i], grng, qas.by_kind(i)), [i]
-        return text_doc(scenes[i], seed, grng), []
+        return mixed(grng, i)
 
     def draw_mc(grng: random.Random, step: int) -> tuple[list[dict[str, Any]], list[int]] | None:
         i = grng.randrange(len(scenes))
@@ -238,14 +246,11 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
         if u < COPY_SHARE + MC_PHASE_SHARE:
             by = qas.by_kind(i)
             mc = as_multiple_choice(grng.choice(by[grng.choice(sorted(by))]), grng)
-            return None if mc is None else ([{"role": "user", "content": image_after_question(mc[0])},
-                                             {"role": "assistant", "content": mc[1]}], [i])
+            return None if mc is None else (qa_doc(*mc), [i])
         if u < COPY_SHARE + MC_PHASE_SHARE + MC_PHASE_LOOKUPS:
             doc = lookup_doc(qas.by_kind(i), grng)
             return None if doc is None else (doc, [i])
-        if grng.random() < SCENE_DOC_SHARE:
-            return scene_doc(scenes[i], grng, qas.by_kind(i)), [i]
-        return text_doc(scenes[i], seed, grng), []
+        return mixed(grng, i)
 
     def encode(msgs: list[dict[str, Any]]) -> Any:
         return encode_chat(tok, msgs, cells)
