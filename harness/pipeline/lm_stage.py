@@ -26,7 +26,7 @@ from harness.world.export import read_scenes
 from harness.world.spec import COLOURS, SHAPES
 from harness.world.qa import QUADRANTS, as_multiple_choice, known_from_scene, multiple_choice
 
-VERSION = 11
+VERSION = 12  # 12: empty cells are a word in the second phase (SlotCodebook.empty_ids)
 MAX_DOC_TOKENS = 96
 DATA_TYPES = ("conversation",) * 16 + ("detail", "complex_reasoning", "knowledge_vqa")
 SCENE_DOC_SHARE = 0.85  # the rest is plain text (knowledge questions, most with options; captions)
@@ -274,6 +274,9 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     log = pretrain_lm_slots(lm, book, tok, bucketed(draw, encode, attrs, cfg["batch"], f"lm-batch/{seed}"),
                             cfg["steps"], cfg["lr"], seed, resume_dir(ctx), lambda s, loss: task.advance(1, loss=loss))
     task.close()
+    # Empty cells become a word from here on (see `SlotCodebook.empty_ids`); the first phase
+    # keeps exact zeros, the cleanest signal while lookups are learned.
+    book = book.with_empty_word(tok)
     mc_log = mc_phase(lm, book, tok, bucketed(draw_mc, encode, attrs, cfg["batch"], f"lm-mc/{seed}"),
                       max(1, round(cfg["steps"] * MC_PHASE)), seed, resume_dir(ctx) / "mc", ctx.progress)
     lm.save_pretrained(ctx.out_dir / "lm", safe_serialization=True)
