@@ -21,6 +21,10 @@ class MissingResource(VigcError):
     """Something the run needs is absent: a file, a checkpoint, a registered name, a shard."""
 
 
+class WorkerDied(VigcError):
+    """A stage's worker process was killed from outside (by the OS, e.g. out of memory)."""
+
+
 class CheckFailed(VigcError):
     """A check ran and failed (a regression, a failed comparison): exit 1, not 2."""
 

@@ -17,9 +17,11 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable
 
+from harness.errors import WorkerDied
 from harness.stages import Pending, ProgressFactory, ProgressTask, Runner, Stage, StageOutput, compute, finished, silent_progress
 
 _events: Any = None  # the worker's queue of progress events to the parent (set by `_init_worker`)
@@ -82,7 +84,14 @@ class ParallelRunner(Runner):
             if out is None:
                 if self._failed.is_set():
                     raise RuntimeError(f"{stage.name}: not started, an earlier stage failed")
-                out = self._workers().submit(_work, self.cache_dir, stage).result()
+                try:
+                    out = self._workers().submit(_work, self.cache_dir, stage).result()
+                except BrokenProcessPool as e:
+                    # The stage's own errors come back as exceptions; a broken pool means a
+                    # worker process vanished (SIGKILL, the OOM killer). Finished stages are
+                    # kept, so a rerun resumes.
+                    raise WorkerDied(f"{stage.name}: a worker process died (killed by the OS, e.g. out of "
+                                     "memory); rerun to resume, with --jobs 1 to use less memory") from e
             with self._lock:
                 self._record(out)
             p.set(out)

@@ -4,13 +4,15 @@ and the workers' progress bars are drawn by the parent."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.errors import BadInput
+from harness.errors import BadInput, WorkerDied
 from harness.parallel import ParallelRunner
 from harness.stages import Runner, Stage, StageContext
 
@@ -35,6 +37,12 @@ def slow(ctx: StageContext) -> dict[str, Any]:
 def fail(ctx: StageContext) -> dict[str, Any]:
     """Fails as a bad input file would."""
     raise BadInput(f"{ctx.out_dir}/x.json: not JSON")
+
+
+def killed(ctx: StageContext) -> dict[str, Any]:
+    """Dies as a process the OOM killer picks would."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    return {}
 
 
 def graph(runner: Runner) -> dict[str, Any]:
@@ -112,4 +120,15 @@ def test_a_failure_stops_the_other_workers(tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 60
     with pytest.raises(BaseException):
         long.result()
+    assert not list(tmp_path.rglob("manifest.json"))
+
+
+def test_a_killed_worker_is_a_one_line_error(tmp_path: Path) -> None:
+    """A worker killed from outside surfaces as `WorkerDied` (one line from the CLI), naming the stage."""
+    runner = ParallelRunner(tmp_path, jobs=2)
+    try:
+        with pytest.raises(WorkerDied, match="^oom: a worker process died"):
+            runner.submit(Stage("oom", 1, killed)).result()
+    finally:
+        runner.close(abort=True)
     assert not list(tmp_path.rglob("manifest.json"))
