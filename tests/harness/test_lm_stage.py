@@ -36,3 +36,49 @@ def test_qa_doc_places_the_image_between_question_and_options() -> None:
     assert kinds == ["text", "image", "text"]
     assert user["content"][0]["text"].startswith("What colour")
     assert user["content"][2]["text"].lstrip().startswith("A. red")
+
+
+def _train(steps: int, resume, stop_at: int | None = None) -> dict:
+    """A tiny LM trained on text documents by `pretrain_lm_slots`; its final weights."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from harness.models.foundation import pretrain_lm_slots
+    from harness.models.slots import SlotCodebook
+    from harness.models.tiny import LMSpec, lm_config
+    from harness.training.encode import encode_chat
+    from tests.harness._tiny_models import tokenizer
+
+    tok = tokenizer()
+    torch.manual_seed(0)
+    lm = AutoModelForCausalLM.from_config(lm_config(len(tok), LMSpec(hidden=32, layers=2, heads=2, intermediate=64,
+                                                                     max_positions=256), tok))
+    book = SlotCodebook.create(tok, 32, 0)
+    attrs = torch.zeros(1, 16, 5)
+
+    def batch(step: int):
+        if step == stop_at:
+            raise KeyboardInterrupt  # the run is killed here
+        rng = random.Random(f"t/{step}")
+        docs = [encode_chat(tok, L.copy_doc(rng), 16) for _ in range(4)]
+        return [d.input_ids for d in docs], [d.labels for d in docs], attrs[:0]
+
+    try:
+        pretrain_lm_slots(lm, book, tok, batch, steps, 1e-3, 0, resume, checkpoint_every=2)
+    except KeyboardInterrupt:
+        return {}
+    return {k: v.clone() for k, v in lm.state_dict().items()}
+
+
+def test_lm_pretraining_is_deterministic_and_resumes_exactly(tmp_path) -> None:
+    """The shipped LM's second phase was run by resuming after the first: that is only the
+    same as a run from scratch if training is a pure function of seed and step."""
+    import torch
+
+    a = _train(6, None)
+    b = _train(6, None)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert _train(6, tmp_path, stop_at=5) == {}  # killed after the checkpoint at step 4
+    c = _train(6, tmp_path)
+    assert all(torch.equal(a[k], c[k]) for k in a)
+    assert not all(torch.equal(a[k], _train(4, None)[k]) for k in a)  # the steps do change the weights
