@@ -6,9 +6,10 @@ sum of the LM's own word embeddings for the object's colour, shape and size, of 
 naming its quadrant ("top"/"bottom", "left"/"right"), and a linear code of its position; an
 empty cell is the word "background" (a zero vector before the LM's second phase, see
 `SlotCodebook.empty_ids`): an object list as text would give it ("a big red star, top left").
-That is the stand-in for an LLM's in-context skill with object lists. The connector is then pretrained to map vision-tower patch features onto
-these vectors (LLaVA's stage 1: align vision to the LM), so that instruction tuning starts
-from a model whose image tokens already mean something to its LM.
+That is the stand-in for an LLM's in-context skill with object lists. The connector is then
+pretrained to map vision-tower patch features onto these vectors (LLaVA's stage 1: align
+vision to the LM), so that instruction tuning starts from a model whose image tokens already
+mean something to its LM.
 
 Pilots (2 cores, 4-layer 192-wide Qwen3): learning attribute lookup directly from images
 inside a VLM stayed near chance after 40k-200k instruction samples; on slots it crosses a
@@ -18,7 +19,7 @@ relations follow by ~150k.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -91,8 +92,7 @@ class SlotCodebook:
         """This codebook with empty cells written as `word` (instead of zero vectors)."""
         import torch
 
-        return SlotCodebook(self.colour_ids, self.shape_ids, self.size_ids, self.place_ids, self.position,
-                            torch.tensor([word_id(tokenizer, word)]))
+        return replace(self, empty_ids=torch.tensor([word_id(tokenizer, word)]))
 
     def save(self, out: Path) -> None:
         """Write the codebook (safetensors)."""

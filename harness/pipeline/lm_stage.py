@@ -53,7 +53,7 @@ SHORT_SHARE = 0.15  # answers given as a bare word or phrase (the rest restate t
 # about slots did not (chance after 700 steps at 40%). So both are practised throughout.
 COPY_SHARE = 0.15  # "Which option says red?" over lettered options: the copy alone
 LOOKUP_MC_SHARE = 0.3  # lookup-phase questions asked with lettered options
-# The second phase (`mc_phase`): lettered questions about scenes for half of the documents.
+# The second phase (`train_phase` on `draw_mc`): lettered questions about scenes for half of the documents.
 # From the first phase's end, colour options went from 0.51 to 0.99 and counts from 0.25 to
 # 0.72 in 500 steps of this mix (a pilot from the previous LM); spread through the first phase
 # at 30% of lookups, the same questions stayed at chance after 8,000 steps.
@@ -213,7 +213,6 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from harness.models.foundation import pretrain_lm_slots
     from harness.models.slots import SlotCodebook, attrs_tensor
     from harness.models.tiny import LMSpec, lm_config
     from harness.models.tokenizer import train_tokenizer
@@ -270,31 +269,30 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     def encode(msgs: list[dict[str, Any]]) -> Any:
         return encode_chat(tok, msgs, cells)
 
-    task = ctx.progress("foundation: LM pretraining", cfg["steps"])
-    log = pretrain_lm_slots(lm, book, tok, bucketed(draw, encode, attrs, cfg["batch"], f"lm-batch/{seed}"),
-                            cfg["steps"], cfg["lr"], seed, resume_dir(ctx), lambda s, loss: task.advance(1, loss=loss))
-    task.close()
+    log = train_phase(lm, book, tok, bucketed(draw, encode, attrs, cfg["batch"], f"lm-batch/{seed}"), cfg["steps"],
+                      cfg["lr"], seed, resume_dir(ctx), ctx.progress, "foundation: LM pretraining")
     # Empty cells become a word from here on (see `SlotCodebook.empty_ids`); the first phase
     # keeps exact zeros, the cleanest signal while lookups are learned.
     book = book.with_empty_word(tok)
-    mc_log = mc_phase(lm, book, tok, bucketed(draw_mc, encode, attrs, cfg["batch"], f"lm-mc/{seed}"),
-                      max(1, round(cfg["steps"] * MC_PHASE)), seed, resume_dir(ctx) / "mc", ctx.progress)
+    # The second phase starts a fresh optimizer and schedule, so the first is unchanged by it.
+    mc_log = train_phase(lm, book, tok, bucketed(draw_mc, encode, attrs, cfg["batch"], f"lm-mc/{seed}"),
+                         max(1, round(cfg["steps"] * MC_PHASE)), MC_PHASE_LR, seed, resume_dir(ctx) / "mc",
+                         ctx.progress, "foundation: LM lettered-answer phase")
     lm.save_pretrained(ctx.out_dir / "lm", safe_serialization=True)
     book.save(ctx.out_dir)
     return {"final_loss": round(log["loss"], 4), "vocab": len(tok), "resumed_from": log["resumed_from"],
             "mc_phase_loss": round(mc_log["loss"], 4)}
 
 
-def mc_phase(lm: Any, book: Any, tok: Any, batch: Callable[[int], Any], steps: int, seed: int, resume: Path,
-             progress: Any) -> dict[str, float]:
-    """The second phase: `steps` more steps, half of them lettered questions about scenes,
-    with a fresh optimizer and schedule (so the first phase is unchanged by it)."""
+def train_phase(lm: Any, book: Any, tok: Any, batch: Callable[[int], Any], steps: int, lr: float, seed: int,
+                resume: Path, progress: Any, title: str) -> dict[str, float]:
+    """One phase of LM pretraining (`pretrain_lm_slots`, its own optimizer and schedule) under a
+    progress bar, resumable from checkpoints in `resume`."""
     from harness.models.foundation import pretrain_lm_slots
 
     resume.mkdir(parents=True, exist_ok=True)
-    task = progress("foundation: LM lettered-answer phase", steps)
-    log = pretrain_lm_slots(lm, book, tok, batch, steps, MC_PHASE_LR, seed, resume,
-                            lambda s, loss: task.advance(1, loss=loss))
+    task = progress(title, steps)
+    log = pretrain_lm_slots(lm, book, tok, batch, steps, lr, seed, resume, lambda s, loss: task.advance(1, loss=loss))
     task.close()
     return log
 
