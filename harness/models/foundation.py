@@ -163,6 +163,7 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
         book.position.data.copy_(st["position"])
         opt.load_state_dict(st["opt"])
         start = st["step"]
+        loss_v = st.get("loss", loss_v)  # so a phase resumed at its last step still reports its loss
     lm.train()
     for step in range(start, steps):
         ids_l, lab_l, attrs = batch_fn(step)
@@ -186,7 +187,7 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
         if ckpt is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"lm": lm.state_dict(), "position": book.position.detach().clone(), "opt": opt.state_dict(),
-                        "step": step + 1}, tmp)
+                        "step": step + 1, "loss": loss_v}, tmp)
             os.replace(tmp, ckpt)
     lm.eval()
     return {"loss": loss_v, "resumed_from": float(start)}

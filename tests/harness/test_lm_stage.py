@@ -38,8 +38,9 @@ def test_qa_doc_places_the_image_between_question_and_options() -> None:
     assert user["content"][2]["text"].lstrip().startswith("A. red")
 
 
-def _train(steps: int, resume, stop_at: int | None = None) -> dict:
-    """A tiny LM trained on text documents by `pretrain_lm_slots`; its final weights."""
+def _train(steps: int, resume, stop_at: int | None = None, log: dict | None = None) -> dict:
+    """A tiny LM trained on text documents by `pretrain_lm_slots`; its final weights (and, into
+    `log`, what the training returned)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -64,9 +65,11 @@ def _train(steps: int, resume, stop_at: int | None = None) -> dict:
         return [d.input_ids for d in docs], [d.labels for d in docs], attrs[:0]
 
     try:
-        pretrain_lm_slots(lm, book, tok, batch, steps, 1e-3, 0, resume, checkpoint_every=2)
+        got = pretrain_lm_slots(lm, book, tok, batch, steps, 1e-3, 0, resume, checkpoint_every=2)
     except KeyboardInterrupt:
         return {}
+    if log is not None:
+        log.update(got)
     return {k: v.clone() for k, v in lm.state_dict().items()}
 
 
@@ -82,3 +85,15 @@ def test_lm_pretraining_is_deterministic_and_resumes_exactly(tmp_path) -> None:
     c = _train(6, tmp_path)
     assert all(torch.equal(a[k], c[k]) for k in a)
     assert not all(torch.equal(a[k], _train(4, None)[k]) for k in a)  # the steps do change the weights
+
+
+def test_a_phase_resumed_at_its_last_step_reports_its_loss(tmp_path) -> None:
+    """The shipped LM's later phases were run by resuming after the earlier ones, seeded at
+    their last step: each phase's loss then comes from its checkpoint, not NaN."""
+    import math
+
+    assert _train(6, tmp_path, stop_at=5) == {}  # checkpoint at step 4
+    log: dict = {}
+    _train(4, tmp_path, log=log)  # a 4-step phase whose checkpoint is at step 4: nothing to run
+    assert log["resumed_from"] == 4.0
+    assert math.isfinite(log["loss"]) and log["loss"] > 0
