@@ -18,6 +18,15 @@ def test_mc_kind_draws_hard_kinds_more_often() -> None:
             assert 2.5 < got[hard] / got[easy] < 3.5
 
 
+def test_comparison_phase_draws_relations_and_same_colour_more_often() -> None:
+    kinds = ["colour", "relation", "same_colour", "size"]
+    rng = random.Random(0)
+    got = Counter(L.mc_kind(kinds, rng, L.FPC_KINDS, L.FPC_WEIGHT) for _ in range(8000))
+    for heavy in L.FPC_KINDS:
+        assert 0.8 * L.FPC_WEIGHT < got[heavy] / got["colour"] < 1.25 * L.FPC_WEIGHT
+    assert got["size"] > 0  # the other kinds are still practised
+
+
 def test_copy_doc_answers_the_letter_of_the_named_option() -> None:
     rng = random.Random(1)
     for _ in range(200):
