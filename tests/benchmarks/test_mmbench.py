@@ -216,3 +216,22 @@ def test_synthesize_is_deterministic(world: Path, tmp_path: Path) -> None:
     b = MMBench().synthesize(scenes, world / "images", tmp_path / "b", seed=4)["dev"][0]
     c = MMBench().synthesize(scenes, world / "images", tmp_path / "c", seed=5)["dev"][0]
     assert a.read_bytes() == b.read_bytes() != c.read_bytes()
+
+
+def test_count_questions_give_a_blind_model_nothing_to_bet_on(world: Path) -> None:
+    """Counts that may be zero: options always 0-3 in a random order, each right answer equally
+    common (a blind model had learned to pick the smallest of four consecutive counts)."""
+    qs = build_questions(read_scenes(world, "bench"), seed=1, per_l2=1000)  # every draft
+    by: dict[str, Counter] = {}
+    orders = set()
+    for q in qs:
+        if q["l2-category"] != "logic_reasoning":
+            continue
+        opts = [q[c] for c in "ABCD"]
+        assert sorted(opts) == ["0", "1", "2", "3"]
+        orders.add(tuple(opts))
+        by.setdefault("big" if q["question"].startswith("How many big") else "colour", Counter())[q[q["answer"]]] += 1
+    assert set(by) == {"big", "colour"}
+    for counts in by.values():
+        assert len(set(counts.values())) == 1 and len(counts) >= 2
+    assert len(orders) > 4  # not one fixed order
