@@ -264,14 +264,13 @@ BALANCED = ("count_colour", "count_big")
 def balance_answers(drafts: list[tuple[int, Draft]], rng: random.Random) -> list[tuple[int, Draft]]:
     """As many drafts of each right answer as of the rarest one, so that a model that never
     sees the image cannot do better than chance by betting on a common answer."""
-    by: dict[str, list[tuple[int, Draft]]] = {}
-    for d in drafts:
-        by.setdefault(d[1][1], []).append(d)
+    by: dict[str, list[int]] = {}  # right answer -> indices of its drafts
+    for j, (_, d) in enumerate(drafts):
+        by.setdefault(d[1], []).append(j)
     if not by:
         return []
     k = min(len(v) for v in by.values())
-    keep = {id(d) for v in by.values() for d in _shuffled(v, rng)[:k]}
-    return [d for d in drafts if id(d) in keep]
+    return [drafts[j] for j in sorted(j for v in by.values() for j in _shuffled(v, rng)[:k])]
 
 
 # (l2-category, category, template name, template): MMBench's category names throughout.

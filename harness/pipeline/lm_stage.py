@@ -82,6 +82,10 @@ MC_PHASE_LOOKUPS = 0.15  # open lookups, so that answering in words is not forgo
 FPC_PHASE = 0.3  # its steps, as a share of the first phase's (2,400 after 8,000)
 FPC_KINDS = ("relation", "same_colour")
 FPC_WEIGHT = 8
+# The phases after the first, in order: (name: its batch tag, resume directory and meta key;
+# steps as a share of the first phase's; the kinds drawn more often and their weight; title).
+LATER_PHASES = (("mc", MC_PHASE, MC_HARD_KINDS, MC_HARD_WEIGHT, "lettered-answer"),
+                ("fpc", FPC_PHASE, FPC_KINDS, FPC_WEIGHT, "comparison"))
 COPY_WORDS = (tuple(COLOURS) + tuple(SHAPES) + ("big", "small", "left", "right", "above", "below", "yes", "no")
               + QUADRANTS + ("1", "2", "3", "4", "5", "6"))
 
@@ -292,19 +296,16 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     # Empty cells become a word from here on (see `SlotCodebook.empty_ids`); the first phase
     # keeps exact zeros, the cleanest signal while lookups are learned.
     book = book.with_empty_word(tok)
-    # The second phase starts a fresh optimizer and schedule, so the first is unchanged by it.
-    mc_log = train_phase(lm, book, tok, bucketed(lettered(MC_HARD_KINDS, MC_HARD_WEIGHT), encode, attrs, cfg["batch"],
-                                                 f"lm-mc/{seed}"),
-                         max(1, round(cfg["steps"] * MC_PHASE)), MC_PHASE_LR, seed, resume_dir(ctx) / "mc",
-                         ctx.progress, "foundation: LM lettered-answer phase")
-    fpc_log = train_phase(lm, book, tok, bucketed(lettered(FPC_KINDS, FPC_WEIGHT), encode, attrs, cfg["batch"],
-                                                  f"lm-fpc/{seed}"),
-                          max(1, round(cfg["steps"] * FPC_PHASE)), MC_PHASE_LR, seed, resume_dir(ctx) / "fpc",
-                          ctx.progress, "foundation: LM comparison phase")
+    meta = {"final_loss": round(log["loss"], 4), "vocab": len(tok), "resumed_from": log["resumed_from"]}
+    # Each later phase starts a fresh optimizer and schedule, so the phases before it are unchanged by it.
+    for name, share, heavy, weight, title in LATER_PHASES:
+        got = train_phase(lm, book, tok, bucketed(lettered(heavy, weight), encode, attrs, cfg["batch"], f"lm-{name}/{seed}"),
+                          max(1, round(cfg["steps"] * share)), MC_PHASE_LR, seed, resume_dir(ctx) / name, ctx.progress,
+                          f"foundation: LM {title} phase")
+        meta[f"{name}_phase_loss"] = round(got["loss"], 4)
     lm.save_pretrained(ctx.out_dir / "lm", safe_serialization=True)
     book.save(ctx.out_dir)
-    return {"final_loss": round(log["loss"], 4), "vocab": len(tok), "resumed_from": log["resumed_from"],
-            "mc_phase_loss": round(mc_log["loss"], 4), "fpc_phase_loss": round(fpc_log["loss"], 4)}
+    return meta
 
 
 def train_phase(lm: Any, book: Any, tok: Any, batch: Callable[[int], Any], steps: int, lr: float, seed: int,
