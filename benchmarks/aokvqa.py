@@ -39,9 +39,9 @@ from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ScoreResult
 from benchmarks.okvqa import ANSWERS_PER_QUESTION, KnowledgeQuestion, is_int, bare, knowledge_questions
 from benchmarks.parsing import extract_choice
-from harness.errors import BadInput, MissingResource
-from harness.io import write_json
-from harness.records import Scene
+from harness.core.errors import BadInput, MissingResource
+from harness.core.io import write_json
+from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Sequence, TypeVar
 
-from harness.records import Scene
+from harness.core.records import Scene
 
 O = TypeVar("O")
 

@@ -37,9 +37,9 @@ from typing import Any, Mapping, Sequence
 
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ScoreResult
-from harness.errors import BadInput
-from harness.io import iter_jsonl_dicts, read_json, write_json
-from harness.records import Scene
+from harness.core.errors import BadInput
+from harness.core.io import iter_jsonl_dicts, read_json, write_json
+from harness.core.records import Scene
 from harness.world.spec import SHAPES, all_object_words
 
 PROMPT = "Describe this image in detail."

@@ -30,9 +30,9 @@ from benchmarks import register_benchmark
 from benchmarks._mmbench_world import build_questions
 from benchmarks.base import Benchmark, BenchItem, ScoreResult
 from benchmarks.parsing import REFUSED, extract_choice, option_tokens
-from harness.errors import BadInput, MissingResource
-from harness.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
-from harness.records import Scene
+from harness.core.errors import BadInput, MissingResource
+from harness.core.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
+from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

@@ -26,9 +26,9 @@ from typing import Any, Sequence
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ScoreResult
 from benchmarks.vqa_eval import VqaOutcome, aggregate_vqa, prepare_ground_truth, vqa_accuracy
-from harness.errors import BadInput
-from harness.io import read_json, write_json
-from harness.records import Scene
+from harness.core.errors import BadInput
+from harness.core.io import read_json, write_json
+from harness.core.records import Scene
 from harness.world.qa import Known, article, known_from_scene, number, quadrant_of, refer
 from harness.world.spec import COLOUR_INFO, NUMBER_WORDS, SHAPES
 

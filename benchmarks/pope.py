@@ -25,9 +25,9 @@ from typing import Any, Sequence
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ScoreResult
 from benchmarks.parsing import pope_yes_no
-from harness.errors import BadInput
-from harness.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
-from harness.records import Scene
+from harness.core.errors import BadInput
+from harness.core.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
+from harness.core.records import Scene
 from harness.world.qa import article
 
 SPLITS: tuple[str, ...] = ("random", "popular", "adversarial")

@@ -32,9 +32,9 @@ from typing import Any, Callable, Sequence
 
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ScoreResult
-from harness.errors import BadInput, MissingResource
-from harness.io import atomic_write_bytes, atomic_write_text, iter_jsonl_dicts, read_json, to_jsonl, write_json
-from harness.records import Scene
+from harness.core.errors import BadInput, MissingResource
+from harness.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl_dicts, read_json, to_jsonl, write_json
+from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX, Known, article, known_from_scene, relation
 from harness.world.spec import COLOUR_INFO, COLOURS, SHAPES
 

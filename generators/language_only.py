@@ -18,7 +18,7 @@ from typing import Sequence
 from generators import register_generator
 from generators.base import Box, GenerationContext, Generator, ImageInfo
 from generators.templates import conversation_qas, detail_description, reasoning_qa, knowledge_qa, DETAIL_PROMPTS
-from harness.records import GenerationRecord
+from harness.core.records import GenerationRecord
 from harness.world.qa import Known, size_class
 from harness.world.spec import COLOURS, all_object_words
 
@@ -83,7 +83,7 @@ class LanguageOnly(Generator):
         """Template backend unless `ctx.options['backend'] == 'chat'`."""
         backend = ctx.options.get("backend", "template")
         if backend == "chat":
-            from generators.chat_backend import chat_generate
+            from harness.models.chat import chat_generate
 
             return chat_generate(ctx)
         task = ctx.progress("language-only data", len(ctx.images))

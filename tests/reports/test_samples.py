@@ -60,10 +60,10 @@ def test_score_stage_writes_samples(world: Path, tmp_path: Path) -> None:
     """run_score on hand-made stage outputs: samples.jsonl with prompts, answers and image refs."""
     import shutil
 
-    from harness.io import read_jsonl, write_json
-    from harness.pipeline.bench_stage import SAMPLES, run_score
-    from harness.records import SampleRecord
-    from harness.stages import StageContext, StageOutput, _dir_name, silent_progress
+    from harness.core.io import read_jsonl, write_json
+    from harness.stages.bench import SAMPLES, run_score
+    from harness.core.records import SampleRecord
+    from harness.stages.runner import StageContext, StageOutput, _dir_name, silent_progress
 
     cache = tmp_path / "stages"
     wdir = cache / _dir_name("world", "w" * 64)

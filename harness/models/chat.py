@@ -1,0 +1,399 @@
+"""The `chat` backend of the language-only generator: an OpenAI-compatible chat endpoint.
+
+As GPT-4 did for LLaVA-Instruct, the model is told what the captions and object boxes of an
+image say and asked to write conversations, a detailed description or a reasoning question
+as if it saw the image. Stdlib HTTP only (urllib), so no client library is needed.
+
+Failure policy: transport failures (HTTP 429 / 5xx / 408, timeouts, refused connections) are
+retried with exponential backoff and, once retries run out, raise `ChatAPIError`: the endpoint
+is down and every later item would fail too. A reply that arrives (HTTP 200) but is not a chat
+completion is retried as well; if it stays malformed the item becomes one record with
+`parse_status="error"` and the run goes on, because one bad item should be counted, not fatal.
+A reply that is well formed but not in the requested format is recorded as
+`no_question` / `no_answer` / `empty`. Other 4xx (bad key, unknown model) fail at once.
+
+Replies are cached on disk (`chat_cache_dir`) under the hash of the canonical request (model,
+messages, temperature, max_tokens), so a rerun makes no HTTP call and a changed prompt misses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import random
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from generators.base import GenerationContext, ImageInfo
+from generators.templates import DETAIL_PROMPTS
+from harness.core.errors import BadConfig, VigcError
+from harness.core.io import atomic_write_text, hash_obj
+from harness.core.records import GenerationRecord
+
+GENERATOR = "language_only"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_RETRY_AFTER = 600.0  # seconds: a server asking for longer is treated as asking for this
+
+_PREAMBLE = (
+    "You are an AI visual assistant looking at one image. You do not get the pixels: you get "
+    "a few captions written by people who saw the image, and a list of the objects in it, each "
+    "with its category and bounding box [x1, y1, x2, y2] in coordinates normalised to 0-1, "
+    "(0, 0) being the top-left corner. Write as if you were looking at the image yourself: never "
+    "mention captions, boxes, coordinates or annotations. Say only what the captions and boxes "
+    "support; where they are silent (a colour no caption names, an action nobody describes), do "
+    "not make it up."
+)
+_QA_FORMAT = "Question: <question>\nAnswer: <answer>"
+SYSTEM_PROMPTS: dict[str, str] = {
+    "conversation": _PREAMBLE + "\n\n"
+    "Write a conversation between a person who asks about the image and you, who answer. Vary "
+    "the questions: which objects are there, how many, where they are and how they are placed "
+    "relative to one another, what is going on. Ask only what can be answered with confidence "
+    "from the image. Answer in the tone of a helpful assistant who sees it, in one to three "
+    "sentences. Write three to five exchanges, separated by a blank line, each exactly as\n"
+    + _QA_FORMAT + "\nand nothing else.",
+    "detail": _PREAMBLE + "\n\n"
+    "Describe the image in rich detail: the main objects, how many there are, where they are in "
+    "the picture and relative to each other, and what the scene as a whole shows. Give positions "
+    "in words (left, upper right, centre), never as numbers. Write one or two paragraphs of "
+    "plain prose, with no heading, list or label.",
+    "complex_reasoning": _PREAMBLE + "\n\n"
+    "Write one question about the image that takes reasoning beyond listing what is visible: why "
+    "things are arranged as they are, what is likely to happen next, what the scene implies, or "
+    "a judgement that draws on background knowledge. It must be answerable from the image and "
+    "that knowledge. Then answer it with a careful explanation, step by step, grounded in what "
+    "the image shows. Reply exactly as\n" + _QA_FORMAT + "\nand nothing else.",
+    "knowledge_vqa": _PREAMBLE + "\n\n"
+    "Write one question about an object in the image whose answer needs a common-sense or "
+    "encyclopaedic fact that the image does not show, and answer it in one to three words. "
+    "Reply exactly as\n" + _QA_FORMAT + "\nand nothing else.",
+}
+
+# A label at the start of a line: "Question:", "**Answer:**", "1. Question 2:", "- Answer:".
+_LABEL = re.compile(r"^[ \t]*(?:\d+[.)][ \t]*|[-*][ \t]+)?(?:\*\*|__)?(question|answer)(?:[ \t]*\d+)?"
+                    r"[ \t]*(?:\*\*|__)?[ \t]*:[ \t]*(?:\*\*|__)?[ \t]*", re.IGNORECASE | re.MULTILINE)
+_DESCRIPTION_LABEL = re.compile(r"^\s*(?:\*\*|__)?(?:detailed )?description(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*",
+                                re.IGNORECASE)
+
+
+class ChatAPIError(VigcError):
+    """The chat endpoint failed after all retries, or refused the request (one-line message)."""
+
+    def __init__(self, url: str, status: int | None, last_error: str, attempts: int) -> None:
+        self.url, self.status, self.last_error, self.attempts = url, status, last_error, attempts
+        shown = " ".join(last_error.split())[:300]  # one line, whatever the server sent
+        super().__init__(f"{url}: chat request failed after {attempts} attempt(s) "
+                         f"(last status {status if status is not None else 'none'}): {shown}")
+
+
+class MalformedReplyError(ChatAPIError):
+    """The endpoint answered HTTP 200 with something that is not a chat completion, every time."""
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """Endpoint, model and client behaviour; built from generator options by `from_options`."""
+
+    model: str
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str = ""
+    timeout: float = 60.0  # seconds per HTTP attempt
+    max_retries: int = 5  # retries after the first attempt
+    requests_per_minute: float = 60.0  # 0 = no limit
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    cache_dir: Path | None = None
+    backoff_base: float = 1.0  # seconds before the first retry (doubles each retry)
+    backoff_max: float = 60.0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> "ChatSettings":
+        """Read `chat_*` options, falling back to VIGC_CHAT_* / OPENAI_API_KEY in the environment.
+
+        The environment is read here, at call time, never at import. No model is a `BadConfig`.
+        """
+        env = os.environ if environ is None else environ
+        model = options.get("chat_model") or env.get("VIGC_CHAT_MODEL", "")
+        if not model:
+            raise BadConfig("chat backend: no model given (option chat_model or env VIGC_CHAT_MODEL)")
+        key = options.get("chat_api_key")  # "" given explicitly means "send no key"
+        key = (env.get("VIGC_CHAT_API_KEY") or env.get("OPENAI_API_KEY", "")) if key is None else key
+        base = options.get("chat_base_url") or env.get("VIGC_CHAT_BASE_URL") or DEFAULT_BASE_URL
+        return cls(model=str(model), base_url=str(base).rstrip("/"), api_key=str(key),
+                   timeout=_number(options, "chat_timeout", 60.0, float, 1e-3),
+                   max_retries=_number(options, "chat_max_retries", 5, int, 0),
+                   requests_per_minute=_number(options, "chat_requests_per_minute", 60.0, float, 0.0),
+                   temperature=_number(options, "chat_temperature", 0.0, float, 0.0),
+                   max_tokens=_number(options, "chat_max_tokens", 1024, int, 1),
+                   cache_dir=Path(options["chat_cache_dir"]) if options.get("chat_cache_dir") else None,
+                   backoff_base=_number(options, "chat_backoff_base", 1.0, float, 0.0),
+                   backoff_max=_number(options, "chat_backoff_max", 60.0, float, 0.0))
+
+
+def _number(options: Mapping[str, Any], key: str, default: Any, kind: type, minimum: float) -> Any:
+    value = options.get(key, default)
+    try:
+        if isinstance(value, bool) or (out := kind(value)) != float(value):  # no True, no 2.5 retries
+            raise ValueError
+    except (TypeError, ValueError):
+        raise BadConfig(f"option {key}: expected a number, got {value!r}") from None
+    if out < minimum:
+        raise BadConfig(f"option {key}: must be >= {minimum}, got {value!r}")
+    return out
+
+
+class RateLimiter:
+    """Spaces requests at least 60 / requests_per_minute seconds apart (0 = unlimited)."""
+
+    def __init__(self, requests_per_minute: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.interval = 60.0 / requests_per_minute if requests_per_minute > 0 else 0.0
+        self._clock, self._sleep = clock, sleep
+        self._next: float | None = None  # earliest time the next request may start
+
+    def acquire(self) -> float:
+        """Wait until a request may start; return the seconds waited."""
+        if self.interval <= 0:
+            return 0.0
+        now = self._clock()
+        wait = max(0.0, self._next - now) if self._next is not None else 0.0
+        if wait > 0:
+            self._sleep(wait)
+        # Measured from when this request was allowed, not from a clock that a fake may not move.
+        self._next = now + wait + self.interval
+        return wait
+
+
+class ChatClient:
+    """Cached, rate-limited, retrying client of `POST {base_url}/chat/completions`."""
+
+    def __init__(self, settings: ChatSettings, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.settings = settings
+        self.url = f"{settings.base_url}/chat/completions"
+        self._sleep = sleep
+        self._limiter = RateLimiter(settings.requests_per_minute, clock, sleep)
+        # Built per client (not urlopen's global opener) so proxy settings are read now.
+        self._opener = urllib.request.build_opener()
+        self.http_calls, self.cache_hits = 0, 0  # HTTP attempts (retries included), replies from the cache
+
+    def request_body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """The JSON body sent, which is also what the cache key is the hash of."""
+        s = self.settings
+        return {"model": s.model, "messages": messages, "temperature": s.temperature, "max_tokens": s.max_tokens}
+
+    def complete(self, messages: list[dict[str, str]]) -> str:
+        """The assistant's reply text for `messages` (from the cache when there)."""
+        body = self.request_body(messages)
+        key = hash_obj(body)
+        path = self.settings.cache_dir / key[:2] / f"{key}.json" if self.settings.cache_dir else None
+        cached = _read_cached(path) if path else None
+        if cached is not None:
+            self.cache_hits += 1
+            return cached
+        content = self._post(body, key)
+        if path:
+            atomic_write_text(path, json.dumps({"request": body, "content": content}, ensure_ascii=False))
+        return content
+
+    def _post(self, body: dict[str, Any], key: str) -> str:
+        headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": "vigc-bench"}
+        if self.settings.api_key:
+            headers["Authorization"] = f"Bearer {self.settings.api_key}"
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+        status: int | None = None
+        error, malformed, attempts = "", False, self.settings.max_retries + 1
+        for attempt in range(attempts):
+            self._limiter.acquire()
+            self.http_calls += 1
+            retry_after = None
+            try:
+                with self._opener.open(request, timeout=self.settings.timeout) as resp:
+                    status, raw = resp.status, resp.read()
+            except urllib.error.HTTPError as e:
+                status, malformed, error = e.code, False, f"HTTP {e.code}: {_safe_read(e)}"
+                retry_after = parse_retry_after(e.headers.get("Retry-After") if e.headers else None)
+                if not _retryable(e.code):
+                    raise ChatAPIError(self.url, status, error, attempt + 1) from None
+            except (OSError, http.client.HTTPException) as e:
+                status, malformed, error = None, False, _describe(e, self.settings.timeout)
+            else:
+                try:
+                    return reply_content(raw)
+                except ValueError as e:
+                    error, malformed = str(e), True
+            if attempt + 1 < attempts:
+                self._sleep(self.backoff(key, attempt, retry_after))
+        raise (MalformedReplyError if malformed else ChatAPIError)(self.url, status, error, attempts)
+
+    def backoff(self, key: str, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry `attempt + 1`: Retry-After when given, else
+        backoff_base * 2**attempt (capped) times a jitter in [0.5, 1.5) drawn from the request
+        hash, so parallel clients spread out yet a rerun waits the same."""
+        if retry_after is not None:
+            return min(retry_after, MAX_RETRY_AFTER)
+        base = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** attempt)
+        u = int(hashlib.sha256(f"{key}/{attempt}".encode()).hexdigest()[:8], 16) / 2 ** 32
+        return base * (0.5 + u)
+
+
+def _read_cached(path: Path) -> str | None:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))["content"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent or unreadable: a miss, rewritten after the call
+    return content if isinstance(content, str) else None
+
+
+def _retryable(status: int) -> bool:
+    return status in (408, 409, 425, 429) or status >= 500
+
+
+def _safe_read(e: urllib.error.HTTPError) -> str:
+    try:
+        return e.read(500).decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException):  # the connection broke while reading the error body
+        return "(no body)"
+
+
+def _describe(e: BaseException, timeout: float) -> str:
+    reason = e.reason if isinstance(e, urllib.error.URLError) else e  # urllib wraps connect-time errors
+    return f"timed out after {timeout:g} s" if isinstance(reason, TimeoutError) else f"connection error: {reason}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) as seconds from now; None if absent/bad."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:  # the other form the header may take: an HTTP date
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def reply_content(raw: bytes) -> str:
+    """`choices[0].message.content` of a chat-completion body; ValueError says what is wrong."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"malformed reply (not JSON): {raw[:200]!r}") from None
+    try:
+        content = obj["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        content = None
+    if not isinstance(content, str):
+        detail = obj.get("error") if isinstance(obj, dict) else None
+        raise ValueError(f"malformed reply (no choices[0].message.content): {detail or str(obj)[:200]}")
+    return content
+
+
+def format_annotations(info: ImageInfo) -> str:
+    """Captions and boxes as the model reads them; boxes as [x1, y1, x2, y2] in 0-1, 3 decimals."""
+    def corners(x: float, y: float, w: float, h: float) -> str:
+        xs = (x / info.width, y / info.height, (x + w) / info.width, (y + h) / info.height)
+        return "[" + ", ".join(f"{min(1.0, max(0.0, v)):.3f}" for v in xs) + "]"
+
+    captions = [f"- {c.strip()}" for c in info.captions] or ["- (none)"]
+    boxes = [f"- {b.category}: {corners(*b.bbox)}" for b in info.boxes] or ["- (none)"]
+    return "\n".join(["Captions:", *captions, "", "Objects (category: [x1, y1, x2, y2]):", *boxes])
+
+
+def _check_data_type(data_type: str) -> None:
+    if data_type not in SYSTEM_PROMPTS:
+        raise BadConfig(f"chat backend: unknown data type {data_type!r} (known: {', '.join(SYSTEM_PROMPTS)})")
+
+
+def build_messages(info: ImageInfo, data_type: str, k: int = 0) -> list[dict[str, str]]:
+    """The system and user messages for one (image, data type, sample k)."""
+    _check_data_type(data_type)
+    user = format_annotations(info)
+    if k > 0:  # at temperature 0 an identical request gives an identical (and cached) reply
+        user += f"\n\nThis is version {k + 1} for this image: choose different questions and wording."
+    return [{"role": "system", "content": SYSTEM_PROMPTS[data_type]}, {"role": "user", "content": user}]
+
+
+def parse_qa_pairs(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """(parse_status, [(question, answer)]) of a "Question: ... / Answer: ..." reply.
+
+    Status is "ok" with at least one complete pair, else "empty" / "no_answer" (a question
+    without an answer) / "no_question" (no question label at all).
+    """
+    if not text.strip():
+        return "empty", []
+    marks = list(_LABEL.finditer(text))
+    pairs: list[tuple[str, str]] = []
+    question: str | None = None
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        body = text[m.end():end].strip().strip("*_").strip()
+        if m.group(1).lower() == "question":
+            question = body or None
+        elif question and body:
+            pairs.append((question, body))
+            question = None
+    if pairs:
+        return "ok", pairs
+    has_question = any(m.group(1).lower() == "question" for m in marks)
+    return ("no_answer" if has_question else "no_question"), []
+
+
+def records_from_reply(info: ImageInfo, data_type: str, k: int, reply: str, prompt: str,
+                       detail_question: str) -> list[GenerationRecord]:
+    """One record per QA turn (id f"{image_id}-{data_type}-{k}#{turn}"), or one failed record."""
+    base = f"{info.image_id}-{data_type}-{k}"
+    if data_type == "detail":
+        answer = _DESCRIPTION_LABEL.sub("", reply.strip(), count=1).strip()
+        status, pairs = ("ok", [(detail_question, answer)]) if answer else ("empty", [])
+    else:
+        status, pairs = parse_qa_pairs(reply)
+        if data_type != "conversation":
+            pairs = pairs[:1]  # one question asked for: extra pairs are chatter
+    common = dict(image=info.file_name, generator=GENERATOR, data_type=data_type, prompt=prompt, raw_output=reply)
+    if status != "ok":
+        return [GenerationRecord(id=f"{base}#0", parse_status=status, **common)]  # type: ignore[arg-type]
+    return [GenerationRecord(id=f"{base}#{t}", parse_status="ok", question=q, answer=a, **common)  # type: ignore[arg-type]
+            for t, (q, a) in enumerate(pairs)]
+
+
+def chat_generate(ctx: GenerationContext, client: ChatClient | None = None) -> list[GenerationRecord]:
+    """Language-only records from a chat endpoint, one request per (image, data type, sample).
+
+    `client` defaults to one built from `ctx.options` (see `ChatSettings.from_options`). A
+    `ChatAPIError` stops the run, but replies so far are cached, so a rerun resumes there.
+    """
+    for dt in ctx.data_types:  # before any request, so a typo costs nothing
+        _check_data_type(dt)
+    client = client or ChatClient(ChatSettings.from_options(ctx.options))
+    task = ctx.progress("language-only data (chat)", len(ctx.images) * len(ctx.data_types) * ctx.per_image)
+    out: list[GenerationRecord] = []
+    try:
+        for info in ctx.images:
+            for dt in ctx.data_types:
+                for k in range(ctx.per_image):
+                    messages = build_messages(info, dt, k)
+                    prompt = messages[1]["content"]
+                    # The detail instruction is drawn, not sent: LLaVA pairs a sampled
+                    # instruction with GPT's description, and the cache stays independent of it.
+                    question = random.Random(f"{GENERATOR}-chat/{ctx.seed}/{info.image_id}/{k}").choice(DETAIL_PROMPTS)
+                    try:
+                        out.extend(records_from_reply(info, dt, k, client.complete(messages), prompt, question))
+                    except MalformedReplyError as e:
+                        out.append(GenerationRecord(id=f"{info.image_id}-{dt}-{k}#0", image=info.file_name,
+                                                    generator=GENERATOR, data_type=dt, prompt=prompt,
+                                                    raw_output=e.last_error, parse_status="error"))
+                    task.advance(1)
+    finally:
+        task.close()
+    return out
