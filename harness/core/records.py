@@ -93,6 +93,8 @@ class GenerationRecord(Record):
     answer: str = Field("", description="the answer that goes into the dataset (final answer)")
     vig_answer: str = Field("", description="the answer before correction (VIGC only)")
     correction_steps: tuple[str, ...] = Field((), description="raw output of each VIC step")
+    corruption: str = Field("", description="how a calibration source corrupted the answer "
+                                            "(generators/noisy.py: attribute, object, swap); empty if untouched")
 
 
 # --- results --------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ With the world's ground truth (`scenes`), from `harness.world.claims`:
   such mentions of a shape that is present (or that name no shape).
 - coverage: % of an image's objects that its answers of the data type identify
   (`claims.coverage`), averaged over images (n = images).
+- attribute_coverage: % of an image's object-attribute facts (each object's colour and size)
+  that its answers of the data type state correctly (`claims.attribute_coverage`), averaged
+  over images (n = images).
 For any dataset:
 - distinct_1, distinct_2: % distinct word uni-/bigrams among all question uni-/bigrams.
 - self_bleu: mean sentence BLEU-4 (%) of each question against the other questions, on a
@@ -47,12 +50,12 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from harness.core.records import GenerationRecord, QualityRecord, Scene
-from harness.world.claims import AnswerCheck, check_answer, coverage
+from harness.world.claims import AnswerCheck, attribute_coverage, check_answer, coverage
 from harness.quality.readers import ImageIndex, scene_index
 from harness.quality.text import (CaptionScores, caption_scores, corpus_bleu4, ngrams, normalise, self_bleu,
                                   self_bleu_sample, words)
 
-WORLD_METRICS = ("factual_accuracy", "chair_i", "chair_s", "attribute_error_rate", "coverage")
+WORLD_METRICS = ("factual_accuracy", "chair_i", "chair_s", "attribute_error_rate", "coverage", "attribute_coverage")
 TEXT_METRICS = ("distinct_1", "distinct_2", "self_bleu", "question_length", "answer_length", "duplicate_rate",
                 "parse_failure_rate")
 CAPTION_METRICS = ("bleu_4", "meteor", "rouge_l", "cider")
@@ -85,6 +88,7 @@ class ImageStats:
     n_attributed: int = 0
     n_attr_err: int = 0
     coverage: float | None = None
+    attr_coverage: float | None = None
     cap_n: int = 0
     bleu: tuple[float, ...] = (0.0,) * 10
     cider_sum: float = 0.0
@@ -96,8 +100,10 @@ class ImageStats:
     def sums(self) -> dict[str, float]:
         """Every additive statistic, by name: a resample's statistics are weighted sums of these."""
         d = {f.name: float(getattr(self, f.name)) for f in fields(self)
-             if f.name not in ("grams", "n_grams", "bleu", "coverage")}
-        d.update(cov_sum=self.coverage or 0.0, cov_n=float(self.coverage is not None), grams_1=float(self.n_grams[0]),
+             if f.name not in ("grams", "n_grams", "bleu", "coverage", "attr_coverage")}
+        d.update(cov_sum=self.coverage or 0.0, cov_n=float(self.coverage is not None),
+                 acov_sum=self.attr_coverage or 0.0, acov_n=float(self.attr_coverage is not None),
+                 grams_1=float(self.n_grams[0]),
                  grams_2=float(self.n_grams[1]))
         d.update({f"bleu_{i}": float(v) for i, v in enumerate(self.bleu)})
         return d
@@ -113,6 +119,7 @@ _RATIOS = {  # metric: (numerator, denominator, scale)
     "factual_accuracy": ("n_correct", "n_checkable", 100.0), "chair_i": ("n_halluc", "n_mentions", 100.0),
     "chair_s": ("n_answers_halluc", "n_answers_mention", 100.0),
     "attribute_error_rate": ("n_attr_err", "n_attributed", 100.0), "coverage": ("cov_sum", "cov_n", 100.0),
+    "attribute_coverage": ("acov_sum", "acov_n", 100.0),
     "self_bleu": ("sb_sum", "sb_n", 100.0), "question_length": ("q_words", "n_ok", 1.0),
     "answer_length": ("a_words", "n_ok", 1.0), "duplicate_rate": ("n_dup", "n_ok", 100.0),
     "parse_failure_rate": ("n_failed", "n_records", 100.0), "meteor": ("meteor_sum", "meteor_n", 100.0),
@@ -225,6 +232,7 @@ def _add_world(st: ImageStats, checks: Sequence[AnswerCheck], scene: Scene) -> N
         st.n_attributed += ch.n_attributed
         st.n_attr_err += ch.n_attribute_errors
     st.coverage = coverage(checks, scene) if checks else None
+    st.attr_coverage = attribute_coverage(checks, scene) if checks else None
 
 
 def _add_captions(st: ImageStats, caps: Sequence[CaptionScores]) -> None:

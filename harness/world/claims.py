@@ -429,3 +429,39 @@ def coverage(checks: Sequence[AnswerCheck], scene: Scene) -> float | None:
         if free:
             covered.add(free[0])
     return len(covered) / len(scene.objects)
+
+
+ATTRIBUTES = ("colour", "size")
+
+
+def attribute_coverage(checks: Sequence[AnswerCheck], scene: Scene) -> float | None:
+    """Share (0-1) of the scene's object-attribute facts (each object's colour and size) that
+    the answers state correctly; None for an empty scene.
+
+    A fact is stated by a true mention that gives the attribute and fits that object alone,
+    or all the objects it fits when its noun is plural; a true singular mention that fits
+    several objects states it for one of them not yet credited (as `coverage` counts objects).
+    Position is left out: boxes give it, so every generator knows it; colour and size are
+    what an annotation-only generator may lack.
+    """
+    if not scene.objects:
+        return None
+    stated: set[tuple[int, str]] = set()
+    ambiguous: dict[tuple, tuple[int, ...]] = {}
+    for ch in checks:
+        for c in ch.claims:
+            m = c.claim.subject
+            if c.claim.kind != "mention" or not c.verdict or not m.attributed:
+                continue
+            for attr in ATTRIBUTES:
+                if getattr(m, attr) is None:
+                    continue
+                if len(c.objects) == 1 or m.plural:
+                    stated.update((o, attr) for o in c.objects)
+                elif c.objects:
+                    ambiguous.setdefault((m, attr), c.objects)
+    for (m, attr), objs in ambiguous.items():
+        free = [o for o in objs if (o, attr) not in stated]
+        if free:
+            stated.add((free[0], attr))
+    return len(stated) / (len(ATTRIBUTES) * len(scene.objects))
