@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
 from harness.core.records import Conversation, GenerationRecord, Scene, Turn
-from harness.stages.runner import ProgressFactory, silent_progress
+from harness.core.progress import ProgressFactory, silent_progress
 from harness.world.qa import split_options
 
 DATA_TYPES = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")

@@ -22,7 +22,8 @@ from typing import Any, Sequence
 
 from generators import register_generator
 from generators.base import GenerationContext, Generator, ImageInfo
-from generators.vig_parse import first_sentence, parse_vig, sentences
+from generators.vig_parse import parse_vig
+from harness.core.text import first_sentence, sentences
 from harness.core.records import GenerationRecord
 
 VIG_INSTRUCTIONS: dict[str, tuple[str, ...]] = {

@@ -10,11 +10,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
 from harness.core.errors import VigcError
+
+if TYPE_CHECKING:
+    from harness.stages.runner import StageOutput
 
 _DEBUG = {"on": False}
 
@@ -28,6 +31,22 @@ def cli(debug: bool) -> None:
     `vigc-bench run` runs the whole default study (embedded world, CPU-sized) into runs/.
     """
     _DEBUG["on"] = debug
+
+
+def timing_summary(history: Sequence[StageOutput]) -> Any:
+    """A rich table: one row per stage, cached or seconds, and the total."""
+    from rich.table import Table
+
+    t = Table(title="stages", show_lines=False)
+    t.add_column("stage")
+    t.add_column("status")
+    t.add_column("seconds", justify="right")
+    total = 0.0
+    for o in history:
+        t.add_row(o.name, "cached" if o.cached else "ran", f"{o.seconds:.1f}")
+        total += o.seconds
+    t.add_row("total", "", f"{total:.1f}")
+    return t
 
 
 def _console(quiet: bool = False) -> Any:
@@ -60,8 +79,7 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub unless the user named one
     console = _console(quiet)
     run_dir = Path(out_dir) if out_dir else Path("runs") / cfg.name
-    from harness.core.progress import RichProgress, timing_summary
-    from harness.stages.runner import silent_progress
+    from harness.core.progress import RichProgress, silent_progress
     from harness.study.run import run_study
 
     from harness.study.parallel import default_jobs
@@ -69,7 +87,9 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     cache = Path(cache_dir) if cache_dir else None
     jobs = jobs or default_jobs(cfg.world.kind == "embedded")
     if jobs == 1:
-        _threads()  # stages run in this process (workers set up their own threads)
+        from harness.models.runtime import configure
+
+        configure()  # stages run in this process (workers set up their own threads)
     if quiet:
         res = run_study(cfg, run_dir, silent_progress, cache_dir=cache, jobs=jobs)
     else:
@@ -81,16 +101,6 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
         console.print(f"all {cached} stages cached")
     click.echo(f"report: {res.report} (and {res.report.with_suffix('.html').name})")
     click.echo(f"results: {res.run_dir / 'results.jsonl'}")
-
-
-def _threads() -> None:
-    import torch
-    import transformers
-
-    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
-    # Our own bars show progress; transformers' per-file bars and warnings would bury them.
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
 
 
 @cli.command()

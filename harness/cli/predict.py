@@ -50,11 +50,11 @@ def predict(model: str, benchmark: str, data: tuple[str, ...], out_file: str, im
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rich.console import Console
 
-    from harness.cli import _threads
-    from harness.models.adapter import load_vlm
     from harness.core.progress import RichProgress
+    from harness.models.adapter import load_vlm
+    from harness.models.runtime import configure
 
-    _threads()
+    configure()
     vlm = load_vlm(model)
     with RichProgress(Console(stderr=True, quiet=quiet)) as prog:
         answers = predict_items(vlm, items, batch_size, num_beams, blind=blind, progress=prog,

@@ -1,10 +1,25 @@
-"""Rich progress bars (with ETA) for long stages, and the end-of-run timing summary."""
+"""Progress handles: the silent base a stage reports to, and rich bars (with ETA) for long stages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from harness.stages.runner import ProgressTask, StageOutput
+ProgressFactory = Callable[[str, int], "ProgressTask"]
+
+
+class ProgressTask:
+    """A progress handle: `advance(n)` and `close()`. The base class is silent."""
+
+    def advance(self, n: int = 1, **fields: Any) -> None:
+        """Record `n` more units of work done."""
+
+    def close(self) -> None:
+        """Mark the task finished."""
+
+
+def silent_progress(description: str, total: int) -> ProgressTask:
+    """A progress factory that shows nothing (tests, --quiet)."""
+    return ProgressTask()
 
 
 class RichTask(ProgressTask):
@@ -45,19 +60,3 @@ class RichProgress:
 
     def __call__(self, description: str, total: int) -> ProgressTask:
         return RichTask(self.progress, description, total)
-
-
-def timing_summary(history: list[StageOutput]) -> Any:
-    """A rich table: one row per stage, cached or seconds, and the total."""
-    from rich.table import Table
-
-    t = Table(title="stages", show_lines=False)
-    t.add_column("stage")
-    t.add_column("status")
-    t.add_column("seconds", justify="right")
-    total = 0.0
-    for o in history:
-        t.add_row(o.name, "cached" if o.cached else "ran", f"{o.seconds:.1f}")
-        total += o.seconds
-    t.add_row("total", "", f"{total:.1f}")
-    return t

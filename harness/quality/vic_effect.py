@@ -35,7 +35,7 @@ def _summ(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _row(r: GenerationRecord, scene: Scene) -> dict[str, float]:
-    from generators.vig_parse import sentences
+    from harness.core.text import sentences
 
     row: dict[str, float] = {"changed": float(r.answer.strip() != r.vig_answer.strip())}
     for side, ans in (("vig", r.vig_answer), ("vic", r.answer)):

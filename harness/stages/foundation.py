@@ -52,9 +52,6 @@ def _image_processor(arch: str, image_size: int) -> Any:
     return BlipImageProcessorPil(size={"height": image_size, "width": image_size}, image_mean=mean, image_std=std)
 
 
-CONNECTOR_FILE = "connector.safetensors"
-
-
 def connector_parameters(vlm: Any) -> dict[str, Any]:
     """The connector's parameters by model-level name: LLaVA's projector, or InstructBLIP's
     query tokens, Q-Former and language projection."""
@@ -139,7 +136,7 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
     from generators.vigc import VIG_INSTRUCTIONS, VIC_INSTRUCTION
     from harness.models.slots import SlotCodebook, attrs_tensor
     from harness.models.features import feature_table
-    from harness.stages.finetune import assemble_tiny
+    from harness.models.assemble import CONNECTOR_FILE, assemble_tiny
 
     c = ctx.config
     arch = c["arch"]

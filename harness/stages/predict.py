@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from harness.core.errors import BadInput, MissingResource, VigcError
-from harness.stages.runner import ProgressFactory, silent_progress
+from harness.core.progress import ProgressFactory, silent_progress
 
 if TYPE_CHECKING:
     from benchmarks.base import BenchItem

@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping
 
 from harness import __version__
 from harness.core.io import hash_obj, is_atomic_temp, read_json, write_json
+from harness.core.progress import ProgressFactory, silent_progress
 
 MANIFEST = "manifest.json"
 RESUME = ".resume"
@@ -83,29 +84,11 @@ class StageContext:
     config: dict[str, Any]
     inputs: dict[str, StageOutput]
     out_dir: Path
-    progress: "ProgressFactory"
+    progress: ProgressFactory
 
     def input_path(self, role: str) -> Path:
         """The directory of the input stage playing `role`."""
         return self.inputs[role].path
-
-
-ProgressFactory = Callable[[str, int], "ProgressTask"]
-
-
-class ProgressTask:
-    """A progress handle: `advance(n)` and `close()`. The base class is silent."""
-
-    def advance(self, n: int = 1, **fields: Any) -> None:
-        """Record `n` more units of work done."""
-
-    def close(self) -> None:
-        """Mark the task finished."""
-
-
-def silent_progress(description: str, total: int) -> ProgressTask:
-    """A progress factory that shows nothing (tests, --quiet)."""
-    return ProgressTask()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ def vigc_examples(vlm: Any, records: Sequence[GenerationRecord], image_rows: dic
     """One VIG and one VIC training sample per seed record; shuffled together later, so every
     batch mixes both. VIC samples start after a random number of accepted sentences, as the
     iterative correction will ask of the model."""
-    from generators.vig_parse import sentences
+    from harness.core.text import sentences
     from generators.vigc import vic_prompt, vig_instruction, vig_target
     from harness.models.encode import IGNORE, encode_chat
     from harness.training.finetune import Example
@@ -56,7 +56,7 @@ def run_vigc_train(ctx: StageContext) -> dict[str, Any]:
     """Train the InstructBLIP-style VIGC model on VIG + VIC samples from the seed data."""
     from generators.vigc import first_word_distribution
     from harness.models.features import feature_table
-    from harness.stages.finetune import assemble_tiny
+    from harness.models.assemble import assemble_tiny
     from harness.training.finetune import finetune
 
     c = ctx.config

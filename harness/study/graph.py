@@ -12,6 +12,7 @@ from harness.stages import foundation as foundation_stage, lm as lm_stage, pretr
 from harness.stages import quality as quality_stage, vigc as vigc_stage, world as world_stage
 from harness.core.records import QualityRecord, ResultRecord
 from harness.stages.runner import Pending, Runner, Stage
+from harness.study.sources import SOURCE_PARTS, check_sources
 
 VISION_ARCH = {"llava": "clip", "instructblip": "blip"}
 
@@ -116,8 +117,6 @@ def _align_budget(a: dict[str, Any], arch: str) -> dict[str, Any]:
 
 def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
     """Run every stage the config asks for, in dependency order; collect the records."""
-    from harness.study.run import SOURCE_PARTS, check_sources
-
     out = GraphOutput()
     check_pretrained(cfg)
     g = _Graph(cfg, runner)

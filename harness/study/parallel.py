@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.core.errors import WorkerDied
-from harness.stages.runner import Pending, ProgressFactory, ProgressTask, Runner, Stage, StageOutput, compute, finished, silent_progress
+from harness.core.progress import ProgressFactory, ProgressTask, silent_progress
+from harness.stages.runner import Pending, Runner, Stage, StageOutput, compute, finished
 
 _events: Any = None  # the worker's queue of progress events to the parent (set by `_init_worker`)
 
@@ -145,12 +146,9 @@ class _QueueTask(ProgressTask):
 def _init_worker(events: Any, threads: int, parent: int) -> None:
     global _events
     _events = events
-    import torch
-    import transformers
+    from harness.models.runtime import configure
 
-    torch.set_num_threads(threads)
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
+    configure(threads)
     threading.Thread(target=_exit_with_parent, args=(parent,), name="parent watch", daemon=True).start()
 
 

@@ -19,20 +19,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.study.config import StudyConfig, config_dict
-from harness.core.errors import BadConfig, VigcError
+from harness.core.errors import VigcError
 from harness.core.io import hash_obj, read_json, sha256_bytes, write_json, write_jsonl
 from harness.core.records import QualityRecord, ResultRecord
-from harness.stages.runner import ProgressFactory, Runner, Stage, StageOutput, silent_progress
-
-# Which generated parts make up each data source (DESIGN §3). `seed` is in every source.
-SOURCE_PARTS: dict[str, tuple[str, ...]] = {
-    "seed": ("seed",),
-    "seed+lang": ("seed", "lang"),
-    "seed+vig": ("seed", "vig"),
-    "seed+vigc": ("seed", "vigc"),
-    "seed+gold": ("seed", "gold"),
-}
-
+from harness.core.progress import ProgressFactory, silent_progress
+from harness.stages.runner import Runner, Stage, StageOutput
 
 @dataclass
 class StudyResult:
@@ -45,16 +36,6 @@ class StudyResult:
     report: Path
     seconds: float
     notes: dict[str, Any] = field(default_factory=dict)
-
-
-def check_sources(cfg: StudyConfig, available: set[str]) -> None:
-    """Every configured source must be known and its parts producible by this study."""
-    for s in cfg.sources:
-        if s not in SOURCE_PARTS:
-            raise BadConfig(f"sources: unknown data source {s!r} (known: {', '.join(SOURCE_PARTS)})")
-        missing = [p for p in SOURCE_PARTS[s] if p not in available]
-        if missing:
-            raise BadConfig(f"sources: {s!r} needs data part(s) {', '.join(missing)}, which this study cannot make")
 
 
 def report_key(manifest: dict[str, Any]) -> str:

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from generators.base import Box, GenerationContext, ImageInfo, to_llava
-from harness.models.chat import (ChatAPIError, ChatClient, ChatSettings, RateLimiter, build_messages,
-                                     chat_generate, format_annotations, parse_qa_pairs, parse_retry_after)
+from generators.language_chat import build_messages, chat_generate, format_annotations, parse_qa_pairs
+from harness.models.chat import ChatAPIError, ChatClient, ChatSettings, RateLimiter, parse_retry_after
 from generators.language_only import LanguageOnly
 from harness.core.errors import BadConfig
-from harness.stages.runner import ProgressTask
+from harness.core.progress import ProgressTask
 from tests.harness.models._fake_openai import FakeOpenAI, Reply, completion
 
 TYPES = ("conversation", "detail", "complex_reasoning")

@@ -147,7 +147,8 @@ def test_a_failed_run_leaves_the_old_file(bw: BenchWorld, tmp_path: Path, monkey
 def test_predict_stage_writes_what_predict_items_answers(bw: BenchWorld, vlm, tmp_path: Path) -> None:
     """The study's predict stage goes through `predict_items` (one loop, not two)."""
     from harness.stages.bench import run_predict
-    from harness.stages.runner import StageContext, StageOutput, silent_progress
+    from harness.core.progress import silent_progress
+    from harness.stages.runner import StageContext, StageOutput
 
     def out(name: str, path: Path, meta: dict | None = None) -> StageOutput:
         return StageOutput(name, "k", path, meta or {}, True, 0.0)
