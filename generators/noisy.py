@@ -26,7 +26,7 @@ from generators.base import GenerationContext, Generator
 from generators.gold import Gold
 from harness.core.errors import BadConfig
 from harness.core.records import GenerationRecord
-from harness.world.qa import QUADRANTS
+from harness.world.qa import article
 from harness.world.spec import COLOURS, NUMBER_WORDS, SHAPES, all_object_words
 
 CORRUPTIONS = ("attribute", "object", "swap")
@@ -80,8 +80,13 @@ def absent_object(answer: str, present: set[str], rng: random.Random) -> str | N
         return None
     first = answer.split(",")[0].split(".")[0].strip().lower()
     if first in ("yes", "no"):  # an existence answer: the opposite claim
-        flipped = "No" if first == "yes" else "Yes"
-        return flipped + answer[len(first):]
+        m = re.match(r"(yes), there (is|are) (an?|\w+) ", answer, re.I) or re.match(r"(no), there (is|are) no ", answer, re.I)
+        if m is None:
+            return ("No" if first == "yes" else "Yes") + answer[len(first):]
+        rest = answer[m.end():]
+        if first == "yes":
+            return f"No, there {m.group(2)} no {rest}"
+        return f"Yes, there {m.group(2)} {article(rest) if m.group(2) == 'is' else 'some'} {rest}"
     spots = [m for m in _WORD.finditer(answer) if m.group().lower() in _NOUNS]
     if not spots:
         return None
@@ -116,7 +121,7 @@ def corrupt(records: Sequence[GenerationRecord], noise: float, seed: int,
             options.append(("attribute", a))
         if (a := absent_object(r.answer, present.get(r.image, set()), rng)) is not None:
             options.append(("object", a))
-        others = [j for j in by_type[r.data_type] if records[j].image != r.image]
+        others = [j for j in by_type[r.data_type] if records[j].image != r.image and records[j].answer != r.answer]
         if others:
             same_q = [j for j in others if records[j].question == r.question]
             options.append(("swap", records[rng.choice(same_q or others)].answer))

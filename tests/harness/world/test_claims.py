@@ -167,3 +167,18 @@ def test_template_answers_from_ground_truth_are_all_true():
             assert ch.correct is not False and ch.n_hallucinated == 0, (r.question, r.answer)
             checked += ch.correct is True
     assert checked > 120  # most answers carry a checkable claim (letters of MC turns do not)
+
+
+def test_attribute_coverage_counts_colour_and_size_facts_stated_correctly():
+    from harness.world.claims import attribute_coverage
+
+    def cov(*answers: str) -> float | None:
+        return attribute_coverage([check_answer(a, "", TWO) for a in answers], TWO)
+
+    # Four facts: the star's colour and size, the circle's colour and size.
+    assert cov("There is a big red star.") == 0.5
+    assert cov("There is a big red star and a small blue circle.") == 1.0
+    assert cov("The star is blue.") == 0.0  # a wrong colour states nothing
+    assert cov("There is a star and a circle.") == 0.0  # objects without attributes
+    assert cov("The circle is small.", "The circle is small.") == 0.25  # the same fact once
+    assert attribute_coverage([], scene()) is None
