@@ -137,17 +137,53 @@ def reasoning_qa(objs: Sequence[Known], rng: random.Random) -> tuple[str, str] |
             f"Yes, there is {_describe(o)}, and {o.colour} is a warm colour.")
 
 
+def _by_colour_or_place(o: Known, objs: Sequence[Known]) -> list[str]:
+    """Ways to point at `o` without naming its shape: its colour or its quadrant, when unique."""
+    refs = []
+    if o.colour is not None and all(p.colour is not None for p in objs) and sum(p.colour == o.colour for p in objs) == 1:
+        refs.append(f"the {o.colour} shape")
+    if sum(quadrant_of(p) == quadrant_of(o) for p in objs) == 1:
+        refs.append(f"the shape in the {quadrant_of(o)}")
+    return refs
+
+
+def _by_shape_or_place(o: Known, objs: Sequence[Known]) -> list[str]:
+    """Ways to point at `o` without naming its colour: its shape (and size), or its quadrant."""
+    refs = [r] if (r := refer(o, list(objs), avoid="colour")) else []
+    if sum(quadrant_of(p) == quadrant_of(o) for p in objs) == 1:
+        refs.append(f"the shape in the {quadrant_of(o)}")
+    return refs
+
+
 def knowledge_qa(objs: Sequence[Known], rng: random.Random) -> tuple[str, str] | None:
-    """An OK-VQA-style question needing a fact about a visible object; short answer."""
+    """An OK-VQA-style question: a fact about an object that must be seen, short answer.
+
+    The object is pointed at so that the question does not give away what the fact is about:
+    a question on its shape (sides, corners, symbol) names its colour or place, one on its
+    colour (warm or cool, the colours that make it, a thing of that colour) names its shape or
+    place. A question needs what is known: an object whose colour is unknown gets no colour
+    question, and one that cannot be pointed at gets none.
+    """
     objs = list(objs)
-    o = rng.choice(objs)
-    r = refer(o, objs)
-    if r is None:
+    cands: list[tuple[str, Known, str]] = []
+    for o in objs:
+        cands += [(k, o, r) for r in _by_colour_or_place(o, objs) for k in ("sides", "corners", "symbol")]
+        if o.colour is not None:
+            kinds = ("warm", "thing") + (("mix",) if COLOUR_INFO[o.colour].mix else ())
+            cands += [(k, o, r) for r in _by_shape_or_place(o, objs) for k in kinds]
+    if not cands:
         return None
-    kind = rng.choice(("sides", "symbol", "thing") if o.colour else ("sides", "symbol"))
-    if kind == "sides":
-        return f"How many sides does a shape like {r} have?", str(SHAPES[o.shape].sides)
+    kind, o, r = rng.choice(cands)
+    s = SHAPES[o.shape]
+    if kind in ("sides", "corners"):
+        return f"How many {kind} does {r} have?", str(s.sides if kind == "sides" else s.corners)
     if kind == "symbol":
-        return f"What is a shape like {r} often a symbol of?", SHAPES[o.shape].symbol_of
+        return f"What is {r} often a symbol of?", s.symbol_of
     assert o.colour is not None
-    return f"Name something that has the same colour as {r}.", COLOUR_INFO[o.colour].thing
+    c = COLOUR_INFO[o.colour]
+    if kind == "warm":
+        return f"Is the colour of {r} warm or cool?", "warm" if c.warm else "cool"
+    if kind == "mix":
+        assert c.mix is not None
+        return f"Which two colours make the colour of {r}?", f"{c.mix[0]} and {c.mix[1]}"
+    return f"Name something that has the same colour as {r}.", c.thing

@@ -3,6 +3,12 @@
 Like COCO captions, they name the big objects first, give colours only some of the time,
 use synonyms now and then, and rarely list everything; so a generator that sees only
 captions and boxes misses attributes that a model looking at the pixels could see.
+
+How often a colour is named: 35% of captions name one (a named object gets its colour with
+probability 0.2-0.3), about what COCO's captions do. At the earlier rate (0.5-0.8 per named
+object) the language-only generator stated 0.66 of the attribute facts (colour and size) that
+gold data states, more than an annotation-only generator learns on COCO; at this rate, 0.59
+(55.7 against 94.8 `attribute_coverage`, 300 images).
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ def make_captions(scene: Scene, seed: int, n: int = 5) -> list[str]:
     for k in range(n):
         style = (k + rng.randrange(5)) % 5
         m = min(len(objs), rng.choice((1, 2, 2, 3)))
-        named = [_np(rng, o, 0.6, 0.25) for o in objs[:m]]
+        named = [_np(rng, o, 0.2, 0.25) for o in objs[:m]]
         if style == 0:
             cap = f"{_join(named)} on a white background."
         elif style == 1:
@@ -61,7 +67,7 @@ def make_captions(scene: Scene, seed: int, n: int = 5) -> list[str]:
             cap = f"{cnt} shapes, including {_join(named)}."
         elif style == 2:
             o = objs[0]
-            cap = f"a white picture with {_np(rng, o, 0.8, 0.3)} in the {quadrant(o, scene.grid)}."
+            cap = f"a white picture with {_np(rng, o, 0.3, 0.3)} in the {quadrant(o, scene.grid)}."
         elif style == 3 and len(objs) >= 2:
             a, b = objs[0], objs[1]
             if a.col != b.col:
@@ -70,7 +76,7 @@ def make_captions(scene: Scene, seed: int, n: int = 5) -> list[str]:
                 rel = "above"
             else:
                 rel = "below"
-            cap = f"{_np(rng, a, 0.7, 0.2)} {rel} {_np(rng, b, 0.5, 0.2)}."
+            cap = f"{_np(rng, a, 0.25, 0.2)} {rel} {_np(rng, b, 0.2, 0.2)}."
         else:
             cap = f"some shapes: {_join(named)}."
         out.append(cap[0].upper() + cap[1:])
