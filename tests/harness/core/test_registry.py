@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from harness.core.errors import MissingResource
+from harness.core.errors import MissingResource, PluginError
 from harness.core.registry import Registry
 
 
@@ -31,7 +31,7 @@ def test_register_and_get() -> None:
 def test_duplicate_name_raises() -> None:
     reg: Registry = Registry("benchmark")
     reg.register("pope")(object())
-    with pytest.raises(ValueError, match="duplicate benchmark name 'pope'"):
+    with pytest.raises(PluginError, match="duplicate benchmark name 'pope'"):
         reg.register("pope")(object())
 
 
