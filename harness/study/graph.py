@@ -12,7 +12,7 @@ from harness.stages import foundation as foundation_stage, lm as lm_stage, pretr
 from harness.stages import quality as quality_stage, vigc as vigc_stage, world as world_stage
 from harness.core.records import VIC_EFFECT_FILE, QualityRecord, ResultRecord
 from harness.stages.runner import Pending, Runner, Stage
-from harness.study.sources import SOURCE_PARTS, check_sources
+from harness.study.sources import SOURCES
 
 VISION_ARCH = {"llava": "clip", "instructblip": "blip"}
 
@@ -132,7 +132,7 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
             vigc_data = _vigc(cfg, g, seed_stage)
             parts["vig"] = Part(vigc_data, vigc_stage.VIG_LLAVA_FILE, "extra", "vig")
             parts["vigc"] = Part(vigc_data, vigc_stage.VIGC_LLAVA_FILE, "extra")
-    check_sources(cfg, set(parts))
+    assert set(parts) == set(cfg.data_parts()), (sorted(parts), cfg.data_parts())
     quality: list[Pending] = []
     scores: list[Pending] = []
     if cfg.quality.enabled:
@@ -152,7 +152,7 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
                 inputs["lm"], inputs["vision"] = g.lm(), g.vision(t.arch)
                 inputs["align"] = g.align(t.arch, cfg.vigc.num_query_tokens)
             files = {}
-            for p in SOURCE_PARTS[source]:
+            for p in SOURCES.get(source).parts:
                 inputs[f"data:{p}"] = parts[p].stage
                 files[f"data:{p}"] = parts[p].llava_file
             ft = runner.submit(Stage(f"finetune/{t.name}/{source}", finetune_stage.VERSION, finetune_stage.run_finetune,
