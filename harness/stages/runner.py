@@ -25,8 +25,8 @@ from typing import Any, Callable, Mapping
 from harness import __version__
 from harness.core.io import hash_obj, is_atomic_temp, read_json, write_json
 from harness.core.progress import ProgressFactory, silent_progress
+from harness.core.records import MANIFEST
 
-MANIFEST = "manifest.json"
 RESUME = ".resume"
 LOCKS = ".locks"
 

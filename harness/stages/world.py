@@ -9,6 +9,7 @@ from generators.base import Box, ImageInfo
 from harness.core.io import read_json
 from harness.stages.runner import StageContext
 from harness.world.export import read_scenes, write_world
+from harness.core.records import WorldLayout
 
 VERSION = 1
 
@@ -26,8 +27,9 @@ def run_world(ctx: StageContext) -> dict[str, Any]:
 
 def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[ImageInfo]:
     """Images of one split with their COCO boxes and captions (and ground truth if asked)."""
-    inst = read_json(world_dir / "annotations" / f"instances_{split}.json")
-    caps = read_json(world_dir / "annotations" / f"captions_{split}.json")
+    layout = WorldLayout(world_dir)
+    inst = read_json(layout.instances(split))
+    caps = read_json(layout.captions(split))
     cats = {c["id"]: c["name"] for c in inst["categories"]}
     boxes: dict[int, list[Box]] = {}
     for a in inst["annotations"]:
@@ -36,7 +38,7 @@ def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[I
     for a in caps["annotations"]:
         captions.setdefault(a["image_id"], []).append(a["caption"])
     scenes = {s.image_id: s for s in read_scenes(world_dir, split)} if with_scenes else {}
-    root = world_dir / "images"
+    root = layout.images
     return [ImageInfo(image_id=im["id"], file_name=im["file_name"], path=root / im["file_name"], width=im["width"],
                       height=im["height"], captions=tuple(captions.get(im["id"], ())),
                       boxes=tuple(boxes.get(im["id"], ())), scene=scenes.get(im["id"]))
