@@ -20,7 +20,7 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
     gen = GENERATORS.get(c["generator"])()
     infos = image_infos(ctx.input_path("world"), c["split"])
     gctx = GenerationContext(images=infos, data_types=c["data_types"], seed=c["seed"], per_image=c["per_image"],
-                             progress=ctx.progress, options={"backend": c.get("backend", "template")})
+                             progress=ctx.progress, options={"backend": c.get("backend", "template"), **c.get("options", {})})
     records = gen.generate(gctx)
     convs = to_llava(records)
     write_jsonl(ctx.out_dir / RECORDS_FILE, records)

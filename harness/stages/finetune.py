@@ -18,13 +18,17 @@ def load_conversations(path: Path) -> list[Conversation]:
 
 
 def run_finetune(ctx: StageContext) -> dict[str, Any]:
-    """Finetune one target on one data source; save the model and the training log."""
+    """Finetune one target on one data source; save the model and the training log.
+
+    An untuned control (`untuned`) is the assembled model saved as it is: foundation towers and
+    LM with the aligned connector, no instruction data, so the study can show what the data teaches.
+    """
     import torch
 
     from harness.models.adapter import load_vlm
     from harness.models.assemble import assemble_tiny
     from harness.models.features import feature_table
-    from harness.training.finetune import examples_from_conversations, finetune
+    from harness.training.finetune import examples_from_conversations, finetune, planned_steps
 
     c = ctx.config
     ft = c["finetune"]
@@ -35,6 +39,11 @@ def run_finetune(ctx: StageContext) -> dict[str, Any]:
         vlm = assemble_tiny(c["arch"], ctx.input_path("lm"), ctx.input_path("vision"),
                             num_query_tokens=c.get("num_query_tokens", 16),
                             align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
+    if c.get("untuned"):
+        vlm.save(ctx.out_dir / "model")
+        write_json(ctx.out_dir / TRAIN_LOG, {"losses": [], "seconds": 0.0, "examples": 0, "conversations": 0,
+                                             "untuned": True})
+        return {"examples": 0, "final_loss": None, "resumed_from": 0, "untuned": True}
     convs: list[Conversation] = []
     for role, fname in sorted(c["files"].items()):
         convs.extend(load_conversations(ctx.input_path(role) / fname))
@@ -42,8 +51,9 @@ def run_finetune(ctx: StageContext) -> dict[str, Any]:
     images = sorted({cv.image for cv in convs})
     feats, rows = feature_table(vlm, [image_root / im for im in images], blind=c.get("blind", False))
     examples = examples_from_conversations(vlm, convs, dict(zip(images, rows)), ft["max_length"])
-    task = ctx.progress(f"finetune {c['label']}", ft["steps"])
-    log = finetune(vlm, feats, examples, steps=ft["steps"], batch=ft["batch"], lr=ft["lr"], warmup=ft["warmup"],
+    steps = planned_steps(ft["steps"], ft.get("epochs"), len(examples), ft["batch"])
+    task = ctx.progress(f"finetune {c['label']}", steps)
+    log = finetune(vlm, feats, examples, steps=steps, batch=ft["batch"], lr=ft["lr"], warmup=ft["warmup"],
                    train_lm=ft["train_lm"], bf16=ft["bf16"], seed=c["seed"], resume=resume_dir(ctx),
                    checkpoint_every=ft["checkpoint_every"],
                    advance=lambda step, loss: task.advance(1, loss=loss))
@@ -52,5 +62,5 @@ def run_finetune(ctx: StageContext) -> dict[str, Any]:
     write_json(ctx.out_dir / TRAIN_LOG, {"losses": log.losses, "seconds": round(log.seconds, 2),
                                                 "trainable_params": log.trainable_params, "examples": log.examples,
                                                 "conversations": len(convs), "resumed_from": log.resumed_from})
-    return {"examples": log.examples, "final_loss": log.losses[-1][1] if log.losses else None,
+    return {"examples": log.examples, "steps": steps, "final_loss": log.losses[-1][1] if log.losses else None,
             "resumed_from": log.resumed_from}

@@ -60,7 +60,7 @@ def run_vigc_train(ctx: StageContext) -> dict[str, Any]:
     from generators.vigc import first_word_distribution
     from harness.models.features import feature_table
     from harness.models.assemble import assemble_tiny
-    from harness.training.finetune import finetune
+    from harness.training.finetune import finetune, planned_steps
 
     c = ctx.config
     ft = c["finetune"]
@@ -76,8 +76,9 @@ def run_vigc_train(ctx: StageContext) -> dict[str, Any]:
     feats, rows = feature_table(vlm, [root / im for im in images])
     fw = first_word_distribution([r.question for r in records if r.data_type == "knowledge_vqa"])
     examples = vigc_examples(vlm, records, dict(zip(images, rows)), c["seed"], ft["max_length"], fw)
-    task = ctx.progress("VIGC model training", ft["steps"])
-    log = finetune(vlm, feats, examples, steps=ft["steps"], batch=ft["batch"], lr=ft["lr"], warmup=ft["warmup"],
+    steps = planned_steps(ft["steps"], ft.get("epochs"), len(examples), ft["batch"])
+    task = ctx.progress("VIGC model training", steps)
+    log = finetune(vlm, feats, examples, steps=steps, batch=ft["batch"], lr=ft["lr"], warmup=ft["warmup"],
                    train_lm=ft["train_lm"], bf16=ft["bf16"], seed=c["seed"], resume=resume_dir(ctx),
                    checkpoint_every=ft["checkpoint_every"], advance=lambda s, loss: task.advance(1, loss=loss))
     task.close()

@@ -154,7 +154,9 @@ class GeneratorConfig(Section):
 class FinetuneConfig(Section):
     """Instruction finetuning of a target model."""
 
-    steps: int = Field(600, ge=1)
+    steps: int = Field(600, ge=1, description="optimizer steps (unless `epochs` is set)")
+    epochs: float | None = Field(None, gt=0, le=1000, description="passes over the training examples; when set, "
+                                                                  "steps = ceil(epochs * examples / batch)")
     batch: int = Field(32, ge=1)
     lr: float = Field(1e-3, gt=0)
     warmup: int = Field(30, ge=0)
@@ -171,6 +173,8 @@ class TargetConfig(Section):
     arch: Literal["llava", "instructblip"] = "llava"
     checkpoint: str | None = Field(None, description="local path or hub id; None builds the tiny model")
     blind: bool = Field(False, description="train and test on blank images: the text-prior control")
+    untuned: bool = Field(False, description="the untuned control: foundation and aligned connector, no "
+                                             "instruction finetune; its rows have source 'none'")
     finetune: FinetuneConfig = FinetuneConfig()
     sources: tuple[str, ...] | None = Field(None, description="data sources this target is finetuned on "
                                                               "(default: the study's `sources`)")
@@ -248,6 +252,16 @@ class StudyConfig(Section):
 
         return _known(BENCHMARKS, v)
 
+    @field_validator("targets")
+    @classmethod
+    def _untuned_control(cls, v: tuple[TargetConfig, ...]) -> tuple[TargetConfig, ...]:
+        """A study of tiny targets always has an untuned control (the first tiny target's
+        architecture, aligned, never finetuned), so it can show what instruction data teaches."""
+        tiny = [t for t in v if t.checkpoint is None and not t.blind and not t.untuned]
+        if tiny and not any(t.untuned for t in v):
+            v = (*v, TargetConfig(name=f"{tiny[0].name}-untuned", arch=tiny[0].arch, untuned=True))
+        return v
+
     @field_validator("sources")
     @classmethod
     def _sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
@@ -262,7 +276,7 @@ class StudyConfig(Section):
         if self.world.images.extra > 0:
             parts.append("lang")
             if self.world.kind == "embedded":
-                parts.append("gold")
+                parts += ["gold", "noisy50", "noisy100"]
             if self.vigc.enabled:
                 parts += ["vig", "vigc"]
         return tuple(parts)
@@ -289,6 +303,8 @@ class StudyConfig(Section):
                 raise ValueError(f"sources: {s!r} needs data part(s) {', '.join(missing)}, which this study cannot "
                                  "make (see world.images.extra, vigc.enabled)")
         for t in self.targets:
+            if t.untuned and (t.sources or t.checkpoint is not None or t.blind):
+                raise ValueError(f"targets.{t.name}: an untuned control has no sources, no checkpoint and no blind")
             extra = [s for s in t.sources or () if s not in self.sources]
             if extra:
                 raise ValueError(f"targets.{t.name}.sources: {extra} not among the study's sources {list(self.sources)}")

@@ -12,7 +12,7 @@ from harness.stages import foundation as foundation_stage, lm as lm_stage, pretr
 from harness.stages import quality as quality_stage, vigc as vigc_stage, world as world_stage
 from harness.core.records import VIC_EFFECT_FILE, QualityRecord, ResultRecord
 from harness.stages.runner import Pending, Runner, Stage
-from harness.study.sources import SOURCES
+from harness.study.sources import NOISY_PARTS, SOURCES, UNTUNED_SOURCE
 
 VISION_ARCH = {"llava": "clip", "instructblip": "blip"}
 
@@ -83,12 +83,14 @@ class _Graph:
                 {"world": self.world, "lm": self.lm(), "vision": self.vision(arch)}))
         return self._align[arch]
 
-    def generate(self, name: str, generator: str, split: str, data_types: tuple[str, ...]) -> Pending:
+    def generate(self, name: str, generator: str, split: str, data_types: tuple[str, ...],
+                 options: dict[str, Any] | None = None) -> Pending:
         g = self.cfg.seed_data
         return self.runner.submit(Stage(f"data/{name}", data_stage.VERSION, data_stage.run_generate,
                                         {"generator": generator, "backend": g.backend if generator == "language_only"
                                          else "template", "data_types": list(data_types), "per_image": g.per_image,
-                                         "split": split, "seed": self.seed}, {"world": self.world}))
+                                         "split": split, "seed": self.seed, "options": options or {}},
+                                        {"world": self.world}))
 
 
 def foundation_parts(cfg: StudyConfig) -> tuple[str, ...]:
@@ -128,6 +130,9 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
         if cfg.world.kind == "embedded":
             parts["gold"] = Part(g.generate("gold", "gold", "extra", cfg.extra_data_types), data_stage.LLAVA_FILE,
                                  "extra")
+            for name, noise in NOISY_PARTS.items():
+                parts[name] = Part(g.generate(name, "noisy", "extra", cfg.extra_data_types, {"noise": noise}),
+                                   data_stage.LLAVA_FILE, "extra")
         if cfg.vigc.enabled:
             vigc_data = _vigc(cfg, g, seed_stage)
             parts["vig"] = Part(vigc_data, vigc_stage.VIG_LLAVA_FILE, "extra", "vig")
@@ -146,17 +151,18 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
     bench = runner.submit(Stage("bench-files", bench_stage.VERSION, bench_stage.run_bench_files,
                                 {"benchmarks": list(cfg.benchmarks), "seed": cfg.seed}, {"world": g.world}))
     for t in cfg.targets:
-        for source in t.sources or cfg.sources:
+        for source in (UNTUNED_SOURCE,) if t.untuned else t.sources or cfg.sources:
             inputs: dict[str, Pending] = {"world": g.world}
             if t.checkpoint is None:
                 inputs["lm"], inputs["vision"] = g.lm(), g.vision(t.arch)
                 inputs["align"] = g.align(t.arch, cfg.vigc.num_query_tokens)
             files = {}
-            for p in SOURCES.get(source).parts:
+            for p in () if t.untuned else SOURCES.get(source).parts:
                 inputs[f"data:{p}"] = parts[p].stage
                 files[f"data:{p}"] = parts[p].llava_file
             ft = runner.submit(Stage(f"finetune/{t.name}/{source}", finetune_stage.VERSION, finetune_stage.run_finetune,
                                      {"arch": t.arch, "checkpoint": t.checkpoint, "blind": t.blind, "files": files,
+                                      "untuned": t.untuned,
                                       "num_query_tokens": cfg.vigc.num_query_tokens,
                                       "finetune": config_dict(t.finetune), "seed": cfg.seed,
                                       "label": f"{t.name}/{source}"}, inputs))

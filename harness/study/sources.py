@@ -36,4 +36,15 @@ register_source("seed+lang", (BASELINE_SOURCE, "lang"), "plus language-only data
 register_source("seed+vig", (BASELINE_SOURCE, "vig"), "plus VIGC data on the extra images, without correction")
 register_source("seed+vigc", (BASELINE_SOURCE, "vigc"), "plus VIG + VIC data on the extra images")
 register_source("seed+gold", (BASELINE_SOURCE, "gold"), "plus ground-truth data on the extra images (embedded world)")
+# Calibration (generators/noisy.py): the gold data with half / all of its answers corrupted. A
+# study fit to judge data ranks them seed+gold > seed+noisy50 > seed+noisy100.
+register_source("seed+noisy50", (BASELINE_SOURCE, "noisy50"),
+                "plus the gold data with half of its answers corrupted (calibration, embedded world)")
+register_source("seed+noisy100", (BASELINE_SOURCE, "noisy100"),
+                "plus the gold data with all of its answers corrupted (calibration, embedded world)")
+
+# The noise level of each calibration part (share of gold's answers corrupted).
+NOISY_PARTS: dict[str, float] = {"noisy50": 0.5, "noisy100": 1.0}
+# The source label of an untuned control target's rows: it was finetuned on no data.
+UNTUNED_SOURCE = "none"
 

@@ -66,6 +66,14 @@ def examples_from_conversations(vlm: Any, conversations: Sequence[Any], image_ro
     return out
 
 
+def planned_steps(steps: int, epochs: float | None, examples: int, batch: int) -> int:
+    """Optimizer steps of a finetune: `steps`, or with `epochs` enough global batches for that
+    many passes over `examples` (at least one step)."""
+    if epochs is None:
+        return steps
+    return max(1, math.ceil(epochs * examples / batch))
+
+
 def trainable_parameters(vlm: Any, train_lm: bool) -> list[tuple[str, Any]]:
     """Connector (projector, or Q-Former + queries + projection) and optionally the LM."""
     m = vlm.model
