@@ -111,8 +111,9 @@ def _samples(run: RunData, t: str, s: str, col: Column) -> list[SampleRecord]:
             if x.split in col.splits and (col.category is None or col.category in x.categories)]
 
 
-def _level(run: RunData, t: str, s: str, col: Column, n_boot: int, seed: int) -> dict[str, Any] | None:
-    """Value and interval: the reported record for one split, else pooled from samples."""
+def level(run: RunData, t: str, s: str, col: Column, n_boot: int, seed: int) -> dict[str, Any] | None:
+    """Value and interval of one model in one column: the reported record for one split, else
+    pooled from samples (`n_boot` 0: the value alone)."""
     from harness.core.stats import cluster_bootstrap
 
     if len(col.splits) == 1:
@@ -152,9 +153,22 @@ def paired(run: RunData, a: tuple[str, str], b: tuple[str, str], col: Column, n_
             "diff_high": None if t.high is None else 100 * t.high, "p": t.p_value, "n_paired": t.n}
 
 
+def _recorded(run: RunData, t: str, s: str, baseline: str, col: Column) -> dict[str, Any] | None:
+    """The paired test of (t, s) against (t, baseline) in `col` from the run's comparisons.jsonl."""
+    from reports.comparisons import column_key
+
+    c = run.comparison_index.get((t, s, baseline, *column_key(col)))
+    if c is None:
+        return None
+    return {"diff": c.delta, "diff_low": c.ci_low, "diff_high": c.ci_high, "p": c.p_value, "n_paired": c.n}
+
+
 def frame(run: RunData, columns: list[Column], baseline: str = BASELINE, n_boot: int = 1000, n_perm: int = 2000,
           seed: int = 0, paired_ci: bool = False) -> pd.DataFrame:
     """Long frame (FRAME_COLUMNS): one row per (target, source, column) that has a value.
+
+    Tests against the baseline come from the run's comparisons.jsonl where it has them (a study
+    writes it once), else they are computed here.
 
     `diff_low` / `diff_high` (the paired bootstrap interval of the difference) are filled only
     with `paired_ci`: the tables do not show them, and they cost more than the test itself.
@@ -163,13 +177,15 @@ def frame(run: RunData, columns: list[Column], baseline: str = BASELINE, n_boot:
     mods = models(run)
     for t, s in mods:
         for col in columns:
-            lvl = _level(run, t, s, col, n_boot, seed)
+            lvl = level(run, t, s, col, n_boot, seed)
             if lvl is None:
                 continue
             row = {"target": t, "source": s, "column": col.label, **lvl, "diff": None, "diff_low": None,
                    "diff_high": None, "p": None, "significant": False, "better": None, "best": False}
             if s != baseline and (t, baseline) in mods:
-                test = paired(run, (t, s), (t, baseline), col, n_boot if paired_ci else 0, n_perm, seed)
+                test = _recorded(run, t, s, baseline, col)
+                if test is None:
+                    test = paired(run, (t, s), (t, baseline), col, n_boot if paired_ci else 0, n_perm, seed)
                 if test is not None:
                     row.update({k: test[k] for k in ("diff", "diff_low", "diff_high", "p")})
                     row["significant"] = test["p"] < ALPHA

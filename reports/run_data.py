@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import BadInput, MissingResource
-from harness.core.records import (MANIFEST, QUALITY_FILE, RESULTS_FILE, SAMPLES_FILE, VIC_EFFECT_FILE, QualityRecord,
-                                   ResultRecord, SampleRecord)
+from harness.core.records import (COMPARISONS_FILE, MANIFEST, QUALITY_FILE, RESULTS_FILE, SAMPLES_FILE,
+                                   VIC_EFFECT_FILE, ComparisonRecord, QualityRecord, ResultRecord, SampleRecord)
 
 Cell = tuple[str, str, str, str]  # (target, source, benchmark, split)
 
@@ -31,6 +31,7 @@ class RunData:
     sample_dirs: dict[tuple[str, str, str], Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     vic_effect: dict[str, Any] | None = None
+    comparisons: list[ComparisonRecord] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -43,6 +44,11 @@ class RunData:
         for s in self.samples:
             out.setdefault((s.target, s.source, s.benchmark), []).append(s)
         return out
+
+    @cached_property
+    def comparison_index(self) -> dict[tuple[str, str, str, str, str, str], ComparisonRecord]:
+        """Comparisons by (target, source, baseline, benchmark, split, metric)."""
+        return {(c.target, c.source, c.baseline, c.benchmark, c.split, c.metric): c for c in self.comparisons}
 
     @cached_property
     def result_index(self) -> dict[tuple[str, str, str, str, str], ResultRecord]:
@@ -105,7 +111,9 @@ def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_s
             for s in rows:
                 dirs.setdefault((s.target, s.source, s.benchmark), f.parent)
             samples.extend(rows)
-    return RunData(rd, results, quality, samples, dirs, manifest, vic if isinstance(vic, dict) else None)
+    comparisons = read_jsonl(rd / COMPARISONS_FILE, ComparisonRecord) if (rd / COMPARISONS_FILE).is_file() else []
+    return RunData(rd, results, quality, samples, dirs, manifest, vic if isinstance(vic, dict) else None,
+                   comparisons)
 
 
 def unit_scores(samples: list[SampleRecord]) -> dict[str, tuple[float, float]]:

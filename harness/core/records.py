@@ -20,6 +20,7 @@ SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"  # also every stage folder's: written last, so it vouches for the rest
 RESULTS_FILE = "results.jsonl"  # ResultRecord lines (also in each score stage's folder)
 QUALITY_FILE = "data_quality.jsonl"  # QualityRecord lines
+COMPARISONS_FILE = "comparisons.jsonl"  # ComparisonRecord lines: each source against a baseline source
 VIC_EFFECT_FILE = "vic_effect.json"  # VIC against VIG on the same questions (also the quality stage's)
 REPORT_FILES = ("report.md", "report.html")
 # Stage folders.
@@ -165,6 +166,28 @@ class ResultRecord(Record):
     ci_high: float | None
     n: int
     protocol: str
+
+
+class ComparisonRecord(Record):
+    """One line of RUN_DIR/comparisons.jsonl: a source against a baseline source, same target,
+    same items (a paired test), on one metric of one benchmark split (`split` "all": pooled)."""
+
+    target: str
+    source: str
+    baseline: str = Field(description="the source compared against (`seed`, or `seed+lang`)")
+    benchmark: str
+    split: str = Field(description="a split, or 'all' for the benchmark's splits pooled (the headline)")
+    metric: str = Field(description="the benchmark's primary metric, or a category key of it")
+    value: float = Field(description="the source's value, 0-100")
+    baseline_value: float
+    delta: float = Field(description="value - baseline_value on the paired units, 0-100 scale")
+    ci_low: float | None = Field(description="95% paired bootstrap interval of delta (units resampled)")
+    ci_high: float | None
+    p_value: float = Field(description="two-sided, paired sign-flip permutation test")
+    test: str = Field(description="how delta was tested")
+    n: int = Field(description="paired units (items, or CircularEval questions)")
+    higher_is_better: bool
+    better: bool | None = Field(description="delta in the metric's good direction and p < 0.05; None: not significant")
 
 
 class QualityRecord(Record):

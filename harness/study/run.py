@@ -21,8 +21,8 @@ from typing import Any, Callable
 from harness.study.config import StudyConfig, config_dict
 from harness.core.errors import VigcError
 from harness.core.io import hash_obj, read_json, sha256_bytes, write_json, write_jsonl
-from harness.core.records import (MANIFEST, QUALITY_FILE, REPORT_FILES, RESULTS_FILE, VIC_EFFECT_FILE, QualityRecord,
-                                   ResultRecord)
+from harness.core.records import (COMPARISONS_FILE, MANIFEST, QUALITY_FILE, REPORT_FILES, RESULTS_FILE,
+                                   VIC_EFFECT_FILE, QualityRecord, ResultRecord)
 from harness.core.progress import ProgressFactory, silent_progress
 from harness.stages.runner import Runner, Stage, StageOutput
 
@@ -49,7 +49,7 @@ def report_key(manifest: dict[str, Any]) -> str:
 
 
 def _report_digests(run_dir: Path) -> dict[str, str] | None:
-    paths = [run_dir / name for name in REPORT_FILES]
+    paths = [run_dir / name for name in (*REPORT_FILES, COMPARISONS_FILE)]
     if not all(p.is_file() for p in paths):
         return None
     return {p.name: sha256_bytes(p.read_bytes()) for p in paths}
@@ -123,7 +123,7 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
 
         # The reports read the manifest's stage paths (for samples.jsonl) before it is written:
         # the manifest comes last, so its presence vouches for everything beside it.
-        report, _ = write_reports(run_dir, f"vigc-bench study: {cfg.name}", manifest)
+        report, _ = write_reports(run_dir, f"vigc-bench study: {cfg.name}", manifest, comparisons=True)
         digests = _report_digests(run_dir) or {}
     manifest["reports"] = {"key": key, **digests}
     write_json(run_dir / MANIFEST, manifest, fsync=True)

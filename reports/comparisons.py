@@ -1,0 +1,75 @@
+"""Comparisons as records: every source against a baseline source, per benchmark, split, metric.
+
+A study writes them once to RUN_DIR/comparisons.jsonl (`write_comparisons`); the leaderboards,
+the verdict and `compare`-style readers take the differences, intervals and p-values from
+there instead of recomputing them. Each line is a paired test of two models of the same target
+on the same units (items, or CircularEval questions): the difference of the metric, its 95%
+paired bootstrap interval and the two-sided p-value of a sign-flip permutation test
+(`harness.core.stats.paired_test`).
+
+Baselines: `seed` (the language-only data alone) and, where the run has it, `seed+lang` (the
+same amount of extra data, made without looking at the images), the comparison VIGC's claim is
+about.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from harness.core.records import BASELINE_SOURCE, ComparisonRecord
+
+if TYPE_CHECKING:
+    from reports.leaderboard import Column
+    from reports.run_data import RunData
+
+ALL_SPLITS = "all"
+LANG_SOURCE = "seed+lang"
+BASELINES = (BASELINE_SOURCE, LANG_SOURCE)
+TEST = "paired sign-flip permutation (two-sided) + paired bootstrap CI, units resampled"
+ALPHA = 0.05
+
+
+def column_key(col: "Column") -> tuple[str, str, str]:
+    """(benchmark, split, metric) of a leaderboard column: split 'all' when it pools splits."""
+    split = col.splits[0] if len(col.splits) == 1 else ALL_SPLITS
+    return col.benchmark, split, col.metric
+
+
+def compute(run: "RunData", columns: Sequence["Column"], baselines: Sequence[str] = BASELINES, n_boot: int = 1000,
+            n_perm: int = 2000, seed: int = 0) -> list[ComparisonRecord]:
+    """Paired comparisons of every (target, source) with each baseline of the same target, on
+    each of `columns` that both models have units for; in (baseline, target, source, column) order."""
+    from reports.leaderboard import level, models, paired
+
+    mods = models(run)
+    out: list[ComparisonRecord] = []
+    for base in baselines:
+        for t, s in mods:
+            if s == base or (t, base) not in mods:
+                continue
+            if base != BASELINE_SOURCE and s == BASELINE_SOURCE:
+                continue  # the inverse of (base against seed), already there
+            for col in columns:
+                test = paired(run, (t, s), (t, base), col, n_boot, n_perm, seed)
+                mine, theirs = level(run, t, s, col, 0, seed), level(run, t, base, col, 0, seed)
+                if test is None or mine is None or theirs is None:
+                    continue
+                sig = test["p"] < ALPHA and test["diff"] != 0
+                benchmark, split, metric = column_key(col)
+                out.append(ComparisonRecord(
+                    target=t, source=s, baseline=base, benchmark=benchmark, split=split, metric=metric,
+                    value=round(mine["value"], 4), baseline_value=round(theirs["value"], 4),
+                    delta=round(test["diff"], 4), ci_low=_r(test["diff_low"]), ci_high=_r(test["diff_high"]),
+                    p_value=round(test["p"], 6), test=TEST, n=int(test["n_paired"]),
+                    higher_is_better=col.higher_is_better,
+                    better=((test["diff"] > 0) == col.higher_is_better) if sig else None))
+    return out
+
+
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
+
+
+def index(records: Sequence[ComparisonRecord]) -> dict[tuple[str, str, str, str, str, str], ComparisonRecord]:
+    """Comparisons by (target, source, baseline, benchmark, split, metric)."""
+    return {(c.target, c.source, c.baseline, c.benchmark, c.split, c.metric): c for c in records}
