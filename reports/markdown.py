@@ -128,6 +128,31 @@ def board_table(columns: Sequence["Column"], df: "pd.DataFrame", models: Sequenc
     return "\n".join(out) + "\n"
 
 
+def verdict_markdown(run: "RunData", columns: Sequence["Column"]) -> list[str]:
+    """The report's opening: the verdict in sentences, then whether the study could see
+    anything (calibration table and headroom per benchmark); see `reports.verdict`."""
+    from reports import verdict as vd
+
+    v = vd.build(run, columns)
+    if v.target is None:
+        return []
+    out = ["## Verdict\n", "\n".join(f"- {_md(s)}" for s in vd.sentences(v)) + "\n",
+           "## Could this study see anything?\n"]
+    cal = next((c for c in v.calibrations if c.target == v.target), None)
+    if cal is not None:
+        srcs = (vd.BASELINE_SOURCE, *vd.CALIBRATION)
+        out.append(f"Calibration ({v.target}): the same extra images and questions with 0% (gold), 50% and 100% of "
+                   "the answers corrupted; a study that can judge data orders them gold > noisy50 > noisy100.\n")
+        lines = ["| benchmark | " + " | ".join(srcs) + " |", "|---|" + "---|" * len(srcs)]
+        for row in vd.calibration_rows(run, columns, v.target):
+            lines.append(f"| {_md(row['column'])} | " + " | ".join(_num(row[s], ".1f") for s in srcs) + " |")
+        lines.append("| mean direction-adjusted | – | " + " | ".join(f"{cal.scores[s]:.1f}" for s in vd.CALIBRATION)
+                     + " |")
+        out.append("\n".join(lines) + "\n")
+    out += ["Headroom (primary metric per benchmark):\n", "\n".join(f"- {_md(x)}" for x in vd.headroom_lines(v)) + "\n"]
+    return out
+
+
 def render_run_markdown(run: "RunData", title: str, boards: Any = None) -> str:
     """The whole report of a run: leaderboards with paired tests, breakdowns, every metric,
     data quality and VIC's paired effect. `boards` reuses `leaderboard.leaderboards(run)`."""
@@ -137,6 +162,8 @@ def render_run_markdown(run: "RunData", title: str, boards: Any = None) -> str:
         boards = leaderboards(run, seed=int(run.manifest.get("seed", 0) or 0))
     tables, notes = boards
     out = [f"# {title}\n", "Values are percentages with 95% bootstrap confidence intervals.\n"]
+    if tables:
+        out += verdict_markdown(run, tables[0][1])
     if tables:
         out += ["## Leaderboard\n", legend() + "\n"]
         for i, (name, cols, df) in enumerate(tables):

@@ -1,0 +1,233 @@
+"""The report's opening: what the study found about each data source, and whether it could see.
+
+Read from records only (results, comparisons, the manifest's config):
+
+- **Calibration.** A study that cannot rank known-bad data below good data is not fit to judge
+  a data source. The calibration sources (`seed+gold`, `seed+noisy50`, `seed+noisy100`: the
+  same extra images and questions with 0, 50 and 100% of the answers corrupted) must order
+  gold > noisy50 > noisy100 on the mean direction-adjusted primary score (`adjusted`); the
+  report also counts the benchmarks where gold beats seed significantly.
+- **Verdict.** For each source under test (every source but the baseline and the calibration
+  sources), against `seed` and against `seed+lang`: the benchmarks whose primary metric moved
+  significantly (p < 0.05), with the difference and its 95% interval, and those that did not.
+- **Headroom.** Per benchmark: the target trained on `seed`, its best source, the untuned
+  control and the blind control against the ceiling, so a reader sees whether a benchmark
+  could move at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
+
+from harness.core.records import BASELINE_SOURCE, ComparisonRecord
+from reports.comparisons import LANG_SOURCE, column_key
+
+if TYPE_CHECKING:
+    from reports.leaderboard import Column
+    from reports.run_data import RunData
+
+CALIBRATION = ("seed+gold", "seed+noisy50", "seed+noisy100")
+NOISE = {"seed+gold": 0, "seed+noisy50": 50, "seed+noisy100": 100}
+
+
+def adjusted(value: float, higher_is_better: bool) -> float:
+    """A 0-100 score in the direction where higher is better (CHAIRi 3 -> 97)."""
+    return value if higher_is_better else 100.0 - value
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Whether the calibration sources come out in their known order, for one target."""
+
+    target: str
+    scores: dict[str, float]  # source -> mean adjusted primary score over the benchmarks
+    monotone: bool  # gold > noisy50 > noisy100
+    gold_better: list[str]  # benchmarks where seed+gold beats seed (p < 0.05)
+    gold_worse: list[str]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A source against a baseline on every primary metric, for one target."""
+
+    target: str
+    source: str
+    baseline: str
+    moved: list[ComparisonRecord]  # significant, in benchmark order
+    unmoved: list[str]  # benchmarks tested without a significant change
+
+
+@dataclass(frozen=True)
+class Headroom:
+    """One benchmark's primary metric: where the models sit between chance-level controls and the ceiling."""
+
+    benchmark: str
+    label: str
+    higher_is_better: bool
+    seed: float | None
+    best: tuple[str, float] | None  # (source, value) of the best source of the headline target
+    untuned: float | None
+    blind: float | None
+
+    @property
+    def ceiling(self) -> float:
+        """The metric's best possible value."""
+        return 100.0 if self.higher_is_better else 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Everything the report's opening says."""
+
+    target: str | None
+    calibrations: list[Calibration] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    headroom: list[Headroom] = field(default_factory=list)
+
+    @property
+    def calibrated(self) -> bool | None:
+        """True when the headline target's calibration is monotone; None without calibration sources."""
+        c = next((c for c in self.calibrations if c.target == self.target), None)
+        return None if c is None else c.monotone
+
+
+def _roles(run: "RunData") -> dict[str, str]:
+    """target -> 'blind' / 'untuned' / 'target', from the manifest's config (else the name)."""
+    out = {}
+    for t in run.manifest.get("config", {}).get("targets", []) or []:
+        if isinstance(t, dict) and "name" in t:
+            out[str(t["name"])] = "untuned" if t.get("untuned") else "blind" if t.get("blind") else "target"
+    for t in dict.fromkeys(r.target for r in run.results):
+        out.setdefault(t, "untuned" if "untuned" in t else "blind" if "blind" in t else "target")
+    return out
+
+
+def _value(run: "RunData", t: str, s: str, col: "Column") -> float | None:
+    from reports.leaderboard import level
+
+    lv = level(run, t, s, col, 0, 0)
+    return None if lv is None else float(lv["value"])
+
+
+def headline_target(run: "RunData") -> str | None:
+    """The target with the most sources (ties: the first named), which the verdict speaks for."""
+    roles = _roles(run)
+    counts: dict[str, int] = {}
+    for t, _ in dict.fromkeys((r.target, r.source) for r in run.results):
+        if roles.get(t) == "target":
+            counts[t] = counts.get(t, 0) + 1
+    return max(counts, key=lambda t: counts[t]) if counts else None
+
+
+def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
+    """The verdict of a run from its primary columns and comparisons.jsonl."""
+    roles = _roles(run)
+    head = headline_target(run)
+    idx = run.comparison_index
+    sources_of: dict[str, list[str]] = {}
+    for t, s in dict.fromkeys((r.target, r.source) for r in run.results):
+        sources_of.setdefault(t, []).append(s)
+    cals, findings = [], []
+    for t, srcs in sources_of.items():
+        if roles.get(t) != "target":
+            continue
+        if all(c in srcs for c in CALIBRATION):
+            scores = {}
+            for s in CALIBRATION:
+                vals = [_value(run, t, s, c) for c in columns]
+                got = [adjusted(v, c.higher_is_better) for v, c in zip(vals, columns) if v is not None]
+                scores[s] = sum(got) / len(got) if got else float("nan")
+            g = [idx.get((t, "seed+gold", BASELINE_SOURCE, *column_key(c))) for c in columns]
+            cals.append(Calibration(t, scores, scores["seed+gold"] > scores["seed+noisy50"] > scores["seed+noisy100"],
+                                    [c.benchmark for c in g if c is not None and c.better is True],
+                                    [c.benchmark for c in g if c is not None and c.better is False]))
+        for s in srcs:
+            if s == BASELINE_SOURCE or s in CALIBRATION:
+                continue
+            for base in (BASELINE_SOURCE, LANG_SOURCE):
+                if base == s or base not in srcs:
+                    continue
+                recs = [idx.get((t, s, base, *column_key(c))) for c in columns]
+                tested = [r for r in recs if r is not None]
+                if tested:
+                    findings.append(Finding(t, s, base, [r for r in tested if r.better is not None],
+                                            [r.benchmark for r in tested if r.better is None]))
+    head_rows = []
+    if head is not None:
+        blind = next((t for t, r in roles.items() if r == "blind" and t in sources_of), None)
+        untuned = next((t for t, r in roles.items() if r == "untuned" and t in sources_of), None)
+        for c in columns:
+            vals = {s: v for s in sources_of[head] if (v := _value(run, head, s, c)) is not None}
+            best = max(vals.items(), key=lambda kv: adjusted(kv[1], c.higher_is_better)) if vals else None
+
+            def first(t: str | None) -> float | None:
+                return None if t is None else _value(run, t, sources_of[t][0], c)
+
+            head_rows.append(Headroom(c.benchmark, c.label, c.higher_is_better, vals.get(BASELINE_SOURCE), best,
+                                      first(untuned), first(blind)))
+    return Verdict(head, cals, findings, head_rows)
+
+
+def _ci(r: ComparisonRecord) -> str:
+    iv = f" [{r.ci_low:+.1f}, {r.ci_high:+.1f}]" if r.ci_low is not None and r.ci_high is not None else ""
+    return f"{r.benchmark} {r.metric} {r.delta:+.1f}{iv}"
+
+
+def sentences(v: Verdict) -> list[str]:
+    """The verdict in plain sentences: calibration first (a failure says the study cannot judge),
+    then each source under test against each baseline."""
+    out: list[str] = []
+    for c in v.calibrations:
+        order = (" > " if c.monotone else ", ").join(f"{s} {c.scores[s]:.1f}" for s in CALIBRATION)
+        if c.monotone:
+            out.append(f"Calibration holds for {c.target}: the mean direction-adjusted primary score orders {order}; "
+                       f"seed+gold beats seed significantly on {len(c.gold_better)} benchmark(s)"
+                       + (f" ({', '.join(c.gold_better)})" if c.gold_better else "")
+                       + (f" and is worse on {', '.join(c.gold_worse)}" if c.gold_worse else "") + ".")
+        else:
+            out.append(f"**Calibration FAILED for {c.target}**: known-good and corrupted data do not come out in "
+                       f"order (mean direction-adjusted primary score: {order}). This study is not fit to judge "
+                       "a data source; read the differences below as noise.")
+    if not v.calibrations:
+        out.append("This run has no calibration sources (seed+gold, seed+noisy50, seed+noisy100), so it cannot "
+                   "show that it would rank known-bad data below good data.")
+    for f in v.findings:
+        if f.target != v.target:
+            continue
+        better = [r for r in f.moved if r.better]
+        worse = [r for r in f.moved if not r.better]
+        parts = []
+        if better:
+            parts.append("better on " + "; ".join(_ci(r) for r in better))
+        if worse:
+            parts.append("worse on " + "; ".join(_ci(r) for r in worse))
+        if f.unmoved:
+            parts.append("no significant change on " + ", ".join(f.unmoved))
+        out.append(f"{f.source} against {f.baseline} ({f.target}): " + ("; ".join(parts) or "nothing tested") + ".")
+    return out
+
+
+def headroom_lines(v: Verdict) -> list[str]:
+    """One line per benchmark: seed, best source, untuned and blind controls, ceiling."""
+    out = []
+    for h in v.headroom:
+        best = f"best {h.best[0]} {h.best[1]:.1f}" if h.best else "best –"
+
+        def f(x: float | None) -> str:
+            return "–" if x is None else f"{x:.1f}"
+
+        out.append(f"{h.label}: {v.target}/seed {f(h.seed)}, {best}; untuned {f(h.untuned)}, blind {f(h.blind)}; "
+                   f"ceiling {h.ceiling:.0f}")
+    return out
+
+
+def calibration_rows(run: "RunData", columns: Sequence["Column"], target: str) -> list[dict[str, Any]]:
+    """The calibration table: for each primary column, the value of seed and of each calibration source."""
+    rows = []
+    for c in columns:
+        row: dict[str, Any] = {"column": c.label, "higher_is_better": c.higher_is_better}
+        for s in (BASELINE_SOURCE, *CALIBRATION):
+            row[s] = _value(run, target, s, c)
+        rows.append(row)
+    return rows
