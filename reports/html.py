@@ -232,6 +232,34 @@ def example_html(ex: Example) -> str:
             + table(["model", "answer", ""], answers, raw=True, cls=("who", "", "mark")) + "</div></div>")
 
 
+def verdict_html(run: RunData, columns: Sequence[Column]) -> str:
+    """The opening: verdict sentences and figure, calibration table, dose-response figure, headroom."""
+    from reports import plots
+    from reports import verdict as vd
+
+    v = vd.build(run, columns)
+    if v.target is None:
+        return ""
+    out = ["<h2>Verdict</h2>", "<ul>" + "".join(f"<li>{esc(s.replace('**', ''))}</li>" for s in vd.sentences(v))
+           + "</ul>"]
+    png = plots.verdict_plot(vd.forest_rows(run, v, columns))
+    if png is not None:
+        out.append(f"<img class=\"plot\" alt=\"verdict\" src=\"{data_uri(png)}\">")
+    out.append("<h2>Could this study see anything?</h2>")
+    cal = next((c for c in v.calibrations if c.target == v.target), None)
+    if cal is not None:
+        srcs = (vd.BASELINE_SOURCE, *vd.CALIBRATION)
+        body = [[c["column"], *(_num(c[s]) for s in srcs)] for c in vd.calibration_rows(run, columns, v.target)]
+        body.append(["mean direction-adjusted", "–", *(f"{cal.scores[s]:.1f}" for s in vd.CALIBRATION)])
+        out += [f"<p>Calibration ({esc(v.target)}): the same extra images and questions with 0% (gold), 50% and "
+                "100% of the answers corrupted.</p>", table(["benchmark", *srcs], body)]
+        png = plots.dose_plot(vd.dose_points(run, columns, v.target))
+        if png is not None:
+            out.append(f"<img class=\"plot\" alt=\"calibration dose-response\" src=\"{data_uri(png)}\">")
+    out.append("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in vd.headroom_lines(v)) + "</ul>")
+    return "\n".join(out)
+
+
 def render_html(run: RunData, title: str, boards: Any = None, per_benchmark: int = 3) -> str:
     """The whole report as one HTML page (see the module docstring)."""
     from reports import plots
@@ -241,7 +269,10 @@ def render_html(run: RunData, title: str, boards: Any = None, per_benchmark: int
         boards = leaderboards(run, seed=int(run.manifest.get("seed", 0) or 0))
     tables, notes = boards
     mods = models(run)
-    body = [f"<h1>{esc(title)}</h1>", f"<p class=\"note\">{esc(run.run_dir)}</p>", "<h2>Setup</h2>", setup_html(run)]
+    body = [f"<h1>{esc(title)}</h1>", f"<p class=\"note\">{esc(run.run_dir)}</p>"]
+    if tables:
+        body.append(verdict_html(run, tables[0][1]))
+    body += ["<h2>Setup</h2>", setup_html(run)]
     body += ["<h2>Leaderboard</h2>", f"<p class=\"note\">{esc(legend())}</p>"]
     for i, (name, cols, df) in enumerate(tables):
         if i == 1:

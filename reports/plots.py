@@ -121,3 +121,55 @@ def amount_plot(points: pd.DataFrame) -> bytes | None:
             ax.legend(fontsize=7)
     fig.tight_layout()
     return _png(fig)
+
+
+def verdict_plot(rows: Sequence[tuple[str, str, float, float | None, float | None]]) -> bytes | None:
+    """Each source under test against the baseline, per benchmark: rows (benchmark, source,
+    difference, low, high) on a scale where right is better; a dashed line at no difference."""
+    if not rows:
+        return None
+    sources = list(dict.fromkeys(r[1] for r in rows))
+    fig = _figure(6.0, 0.28 * len(rows) + 1.2)
+    ax = fig.add_subplot(1, 1, 1)
+    for y, (b, s, d, lo, hi) in enumerate(rows):
+        err = [[d - lo], [hi - d]] if lo is not None and hi is not None else None
+        ax.errorbar([d], [y], xerr=err, fmt="o", ms=4, capsize=2, color=PALETTE[sources.index(s) % len(PALETTE)],
+                    label=s if (b, s) == next((r[0], r[1]) for r in rows if r[1] == s) else None)
+    ax.axvline(0.0, color="#888888", ls="--", lw=1)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{b}" for b, *_ in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("difference to the baseline (points; right = better)", fontsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def dose_plot(points: pd.DataFrame) -> bytes | None:
+    """Calibration dose-response: columns column, noise (% of answers corrupted), value, low,
+    high, seed (the baseline's value); one panel per benchmark, seed as a dashed line."""
+    if points.empty or points["noise"].nunique() < 2:
+        return None
+    labels = list(dict.fromkeys(points["column"]))
+    cols = min(len(labels), 3)
+    nrows = (len(labels) + cols - 1) // cols
+    fig = _figure(3.4 * cols, 2.5 * nrows)
+    for i, lab in enumerate(labels):
+        ax = fig.add_subplot(nrows, cols, i + 1)
+        g = points[points["column"] == lab].sort_values("noise")
+        ax.plot(g["noise"], g["value"], "o-", ms=3, color=PALETTE[0], label="seed + corrupted gold")
+        ok = g["low"].notna()
+        ax.fill_between(g["noise"][ok], g["low"][ok].astype(float), g["high"][ok].astype(float), alpha=0.15,
+                        color=PALETTE[0])
+        if g["seed"].notna().any():
+            ax.axhline(float(g["seed"].dropna().iloc[0]), color=PALETTE[1], ls="--", lw=1, label="seed alone")
+        ax.set_xticks([0, 50, 100])
+        ax.set_xlabel("answers corrupted (%)", fontsize=7)
+        ax.set_title(lab, fontsize=8)
+        ax.tick_params(labelsize=7)
+        if i == 0:
+            ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _png(fig)

@@ -84,6 +84,7 @@ class Verdict:
     calibrations: list[Calibration] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     headroom: list[Headroom] = field(default_factory=list)
+    comparisons: dict[tuple[str, str, str, str, str, str], ComparisonRecord] = field(default_factory=dict)
 
     @property
     def calibrated(self) -> bool | None:
@@ -121,10 +122,13 @@ def headline_target(run: "RunData") -> str | None:
 
 
 def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
-    """The verdict of a run from its primary columns and comparisons.jsonl."""
+    """The verdict of a run from its primary columns and comparisons.jsonl (computed here for a
+    run without one)."""
+    from reports.comparisons import compute, index
+
     roles = _roles(run)
     head = headline_target(run)
-    idx = run.comparison_index
+    idx = run.comparison_index if run.comparisons else index(compute(run, columns))
     sources_of: dict[str, list[str]] = {}
     for t, s in dict.fromkeys((r.target, r.source) for r in run.results):
         sources_of.setdefault(t, []).append(s)
@@ -166,7 +170,7 @@ def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
 
             head_rows.append(Headroom(c.benchmark, c.label, c.higher_is_better, vals.get(BASELINE_SOURCE), best,
                                       first(untuned), first(blind)))
-    return Verdict(head, cals, findings, head_rows)
+    return Verdict(head, cals, findings, head_rows, idx)
 
 
 def _ci(r: ComparisonRecord) -> str:
@@ -231,3 +235,42 @@ def calibration_rows(run: "RunData", columns: Sequence["Column"], target: str) -
             row[s] = _value(run, target, s, c)
         rows.append(row)
     return rows
+
+
+def oriented(r: ComparisonRecord) -> tuple[float, float | None, float | None]:
+    """(difference, low, high) turned so that positive is better (CHAIRi's sign flipped)."""
+    if r.higher_is_better:
+        return r.delta, r.ci_low, r.ci_high
+    return -r.delta, None if r.ci_high is None else -r.ci_high, None if r.ci_low is None else -r.ci_low
+
+
+def forest_rows(run: "RunData", v: Verdict, columns: Sequence["Column"], baseline: str = BASELINE_SOURCE
+                ) -> list[tuple[str, str, float, float | None, float | None]]:
+    """(benchmark, source, difference, low, high) of each source under test against `baseline`
+    on each primary metric, positive = better: the verdict's figure."""
+    out = []
+    for f in v.findings:
+        if f.target != v.target or f.baseline != baseline:
+            continue
+        for c in columns:
+            r = v.comparisons.get((f.target, f.source, baseline, *column_key(c)))
+            if r is not None:
+                out.append((c.benchmark, f.source, *oriented(r)))
+    return out
+
+
+def dose_points(run: "RunData", columns: Sequence["Column"], target: str) -> Any:
+    """Calibration dose-response points (pandas): column, noise %, value, low, high, seed."""
+    import pandas as pd
+
+    from reports.leaderboard import level
+
+    rows = []
+    for c in columns:
+        base = _value(run, target, BASELINE_SOURCE, c)
+        for s, noise in NOISE.items():
+            lv = level(run, target, s, c, 0, 0)
+            if lv is not None:
+                rows.append({"column": c.label, "noise": noise, "value": lv["value"], "low": lv["low"],
+                             "high": lv["high"], "seed": base})
+    return pd.DataFrame(rows, columns=["column", "noise", "value", "low", "high", "seed"])

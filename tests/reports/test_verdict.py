@@ -1,0 +1,79 @@
+"""The report's opening: calibration pass / fail, findings against seed and seed+lang,
+headroom, and comparisons.jsonl as the leaderboards' source of tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.core.records import SampleRecord
+from reports.leaderboard import leaderboards, primary_columns
+from reports.markdown import render_run_markdown
+from reports.render import write_reports
+from reports.run_data import load_run
+from reports import verdict as vd
+from tests.reports._runfixture import make_run, mmbench_samples, pope_samples
+
+
+def _model(target: str, source: str, pope_right: int, mmb_right: int) -> list[SampleRecord]:
+    """POPE (one split, 100 items) and MMBench (40 questions) with the first N right."""
+    return (pope_samples(target, source, "random", [int(i < pope_right) for i in range(100)])
+            + mmbench_samples(target, source, [int(i < mmb_right) for i in range(40)]))
+
+
+def _run(tmp_path: Path, levels: dict[str, tuple[int, int]]) -> Path:
+    samples = [s for src, (p, m) in levels.items() for s in _model("llava", src, p, m)]
+    samples += _model("llava-blind", "seed", 50, 2) + _model("llava-untuned", "none", 50, 0)
+    return make_run(tmp_path / "run", samples)
+
+
+CALIBRATED = {"seed": (70, 20), "seed+gold": (85, 30), "seed+noisy50": (75, 22), "seed+noisy100": (60, 12),
+              "seed+lang": (72, 20), "seed+vigc": (80, 22)}
+
+
+def test_a_monotone_calibration_passes_and_the_findings_name_what_moved(tmp_path: Path) -> None:
+    run = load_run(_run(tmp_path, CALIBRATED))
+    cols = primary_columns(run)[0]
+    v = vd.build(run, cols)
+    assert v.target == "llava" and v.calibrated is True
+    cal = v.calibrations[0]
+    assert cal.scores["seed+gold"] > cal.scores["seed+noisy50"] > cal.scores["seed+noisy100"]
+    assert cal.gold_better == ["pope", "mmbench"] and cal.gold_worse == []
+    vigc = next(f for f in v.findings if f.source == "seed+vigc" and f.baseline == "seed")
+    assert [r.benchmark for r in vigc.moved] == ["pope"] and all(r.better for r in vigc.moved)
+    assert {f.baseline for f in v.findings if f.source == "seed+vigc"} == {"seed", "seed+lang"}
+    assert not any(f.source in vd.CALIBRATION for f in v.findings)  # calibration is not "under test"
+    text = "\n".join(vd.sentences(v))
+    assert "Calibration holds" in text and "FAILED" not in text
+    pope = v.headroom[0]
+    assert (pope.seed, pope.best, pope.untuned, pope.blind, pope.ceiling) == (70.0, ("seed+gold", 85.0), 50.0, 50.0, 100.0)
+
+
+def test_a_failed_calibration_is_the_first_line_of_the_report(tmp_path: Path) -> None:
+    levels = dict(CALIBRATED, **{"seed+noisy100": (90, 35)})  # corrupted data wins: the study cannot judge
+    run = load_run(_run(tmp_path, levels))
+    md = render_run_markdown(run, "t")
+    first = md.split("## Verdict\n", 1)[1].strip().splitlines()[0]
+    assert "Calibration FAILED" in first and "not fit to judge" in first
+
+
+def test_comparisons_file_holds_every_source_against_both_baselines_and_boards_read_it(tmp_path: Path) -> None:
+    rd = _run(tmp_path, CALIBRATED)
+    write_reports(rd, "t", comparisons=True)
+    run = load_run(rd)
+    keys = {(c.source, c.baseline, c.split) for c in run.comparisons if c.benchmark == "pope"}
+    assert ("seed+vigc", "seed", "random") in keys and ("seed+vigc", "seed+lang", "random") in keys
+    assert ("seed", "seed+lang", "random") not in keys  # the inverse of seed+lang against seed
+    c = run.comparison_index[("llava", "seed+gold", "seed", "pope", "random", "accuracy")]
+    assert c.delta == pytest.approx(15.0) and c.ci_low < 15.0 < c.ci_high and c.p_value < 0.05 and c.better is True
+    # The leaderboard shows the recorded test: tamper with the record and the table follows.
+    tampered = run.comparison_index
+    rec = tampered[("llava", "seed+gold", "seed", "pope", "random", "accuracy")]
+    import dataclasses
+
+    run2 = dataclasses.replace(run, comparisons=[rec.model_copy(update={"p_value": 0.5}) if x is rec else x
+                                                 for x in run.comparisons])
+    df = leaderboards(run2)[0][0][2]
+    row = df[(df["source"] == "seed+gold") & (df["column"] == "pope accuracy (random)")].iloc[0]
+    assert row["p"] == 0.5 and not row["significant"]
