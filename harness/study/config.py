@@ -232,7 +232,7 @@ class StudyConfig(Section):
     world: WorldConfig = WorldConfig()
     foundation: FoundationConfig = FoundationConfig()
     seed_data: GeneratorConfig = GeneratorConfig()
-    targets: tuple[TargetConfig, ...] = (TargetConfig(name="llava"),)
+    targets: tuple[TargetConfig, ...] = Field((TargetConfig(name="llava"),), validate_default=True)
     extra_data_types: tuple[str, ...] = Field(
         ("conversation", "detail", "complex_reasoning", "knowledge_vqa"),
         description="data types of every part made on the extra images (lang, gold, vig, vigc)")

@@ -103,7 +103,7 @@ def test_override_list_index() -> None:
     apply_override(data, "targets.1.name=x")
     apply_override(data, "targets.0.finetune.steps=7")
     cfg = validate(data, "x")
-    assert [t.name for t in cfg.targets] == ["a", "x"]
+    assert [t.name for t in cfg.targets] == ["a", "x", "a-untuned"]
     assert cfg.targets[0].finetune.steps == 7 and cfg.targets[1].arch == "instructblip"
 
 
@@ -230,7 +230,38 @@ def test_names_resolve_against_the_registries(data: dict, fragment: str) -> None
 
 
 def test_data_parts_follow_the_config() -> None:
-    assert StudyConfig().data_parts() == ("seed", "lang", "gold")
+    assert StudyConfig().data_parts() == ("seed", "lang", "gold", "noisy50", "noisy100")
     on = validate({"vigc": {"enabled": True}}, "x")
-    assert on.data_parts() == ("seed", "lang", "gold", "vig", "vigc")
+    assert on.data_parts() == ("seed", "lang", "gold", "noisy50", "noisy100", "vig", "vigc")
     assert validate({"world": {"images": {"extra": 0}}}, "x").data_parts() == ("seed",)
+
+
+def test_a_study_of_tiny_targets_always_has_an_untuned_control() -> None:
+    cfg = validate({"targets": [{"name": "llava"}, {"name": "blind", "blind": True, "sources": ["seed"]}]}, "x")
+    untuned = [t for t in cfg.targets if t.untuned]
+    assert [t.name for t in untuned] == ["llava-untuned"] and untuned[0].arch == "llava"
+    # Named explicitly, it is not added twice; and validation is idempotent (stage hashes depend on it).
+    again = validate(config_dict(cfg), "x")
+    assert again == cfg and sum(t.untuned for t in again.targets) == 1
+    # A study of real checkpoints gets none.
+    real = validate({"targets": [{"name": "l", "checkpoint": "llava-hf/llava-1.5-7b-hf"}]}, "x")
+    assert not any(t.untuned for t in real.targets)
+
+
+def test_an_untuned_control_takes_no_data() -> None:
+    assert "untuned control has no sources" in bad({"targets": [{"name": "u", "untuned": True, "sources": ["seed"]}]})
+
+
+def test_calibration_sources_need_the_embedded_worlds_extra_images() -> None:
+    cfg = validate({"world": {"images": {"extra": 10}}, "sources": ["seed", "seed+noisy50", "seed+noisy100"]}, "x")
+    assert {"noisy50", "noisy100"} <= set(cfg.data_parts())
+    assert "cannot make" in bad({"world": {"images": {"extra": 0}}, "sources": ["seed", "seed+noisy50"]})
+
+
+def test_finetune_epochs_size_the_steps() -> None:
+    from harness.training.finetune import planned_steps
+
+    assert planned_steps(600, None, 10_000, 64) == 600
+    assert planned_steps(600, 1.0, 10_000, 64) == 157 and planned_steps(600, 2.5, 100, 64) == 4
+    assert planned_steps(600, 0.001, 10, 64) == 1
+    assert "epochs" in bad({"targets": [{"name": "l", "finetune": {"epochs": 0}}]})
