@@ -86,6 +86,8 @@ class SceneObject(Record):
     row: int = Field(description="grid row, 0 = top")
     col: int = Field(description="grid column, 0 = left")
     bbox: tuple[float, float, float, float] = Field(description="x, y, w, h in pixels (COCO order)")
+    cover: tuple[float, float, float, float] | None = Field(
+        None, description="x, y, w, h of a grey occluder drawn over part of the object (None: fully visible)")
 
     @property
     def cx(self) -> float:

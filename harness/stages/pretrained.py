@@ -25,7 +25,9 @@ FORMAT = 1
 BUILTIN_ROOT = Path(__file__).resolve().parents[1] / "weights"
 # The world settings a foundation model depends on (its image grid and object counts); seeds
 # and image counts do not matter, as a pretrained model is used on any draw of the same world.
-WORLD_KEYS = ("kind", "image_size", "grid", "min_objects", "max_objects")
+WORLD_KEYS = ("kind", "image_size", "grid", "min_objects", "max_objects", "occlusion")
+# Keys a folder exported before they existed was trained without (their value then).
+WORLD_DEFAULTS = {"occlusion": 0.0}
 PARTS = ("lm", "vision-clip", "vision-blip")
 
 
@@ -85,9 +87,10 @@ def check(folder: Path, foundation: Mapping[str, Any], world: Mapping[str, Any],
             raise BadConfig(f"foundation.pretrained: {folder} '{part}' was trained by version {got.get('code_version')} "
                             f"of its stage, this code is version {versions[part]}; re-export it (vigc-bench "
                             "export-foundation) or set foundation.pretrained=null to train the foundation")
-        if got["world"] != want_world:
-            key = next(k for k in WORLD_KEYS if got["world"].get(k) != want_world[k])
-            raise BadConfig(f"foundation.pretrained: {folder} was trained on world.{key}={got['world'].get(key)}, "
+        trained_world = {**WORLD_DEFAULTS, **got["world"]}
+        if trained_world != want_world:
+            key = next(k for k in WORLD_KEYS if trained_world.get(k) != want_world[k])
+            raise BadConfig(f"foundation.pretrained: {folder} was trained on world.{key}={trained_world.get(key)}, "
                             f"this config has {want_world[key]}; set foundation.pretrained=null to train the foundation")
         for section, value in expected_configs(foundation)[part].items():
             trained = got["config"].get(section)

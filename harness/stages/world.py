@@ -20,7 +20,8 @@ def run_world(ctx: StageContext) -> dict[str, Any]:
     counts = dict(w["images"])
     task = ctx.progress("world: drawing images", sum(counts.values()))
     written = write_world(ctx.out_dir, ctx.config["seed"], counts, w["image_size"], w["grid"], w["min_objects"],
-                          w["max_objects"], w["captions_per_image"], advance=task.advance)
+                          w["max_objects"], w["captions_per_image"], advance=task.advance,
+                          occlusion=w.get("occlusion", 0.0))
     task.close()
     return {"images": written}
 

@@ -69,6 +69,8 @@ class WorldConfig(Section):
     min_objects: int = Field(2, ge=1)
     max_objects: int = Field(5, ge=1)
     captions_per_image: int = Field(5, ge=1, le=10)  # COCO has 5; caption ids leave room for 10
+    occlusion: float = Field(0.0, ge=0.0, le=1.0, description="share of objects partly hidden behind a grey "
+                                                              "occluder (small and hidden objects make POPE hard)")
     images: WorldImages = WorldImages()
     # For kind=files (real data): COCO-format annotations and image folders, benchmark files.
     coco_images: str | None = None

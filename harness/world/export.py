@@ -31,10 +31,11 @@ def category_ids() -> dict[str, int]:
 
 
 def split_scenes(seed: int, split: str, n: int, image_size: int, grid: int, min_objects: int,
-                 max_objects: int) -> list[Scene]:
+                 max_objects: int, occlusion: float = 0.0) -> list[Scene]:
     """The `n` scenes of one split; deterministic in the arguments."""
     off = SPLIT_OFFSET[split]
-    return [sample_scene(seed, off + i, split, image_size, grid, min_objects, max_objects) for i in range(n)]
+    return [sample_scene(seed, off + i, split, image_size, grid, min_objects, max_objects, occlusion=occlusion)
+            for i in range(n)]
 
 
 def png_bytes(scene: Scene, seed: int) -> bytes:
@@ -74,7 +75,7 @@ def coco_captions(scenes: Sequence[Scene], seed: int, per_image: int) -> dict:
 
 def write_world(out: Path, seed: int, counts: dict[str, int], image_size: int = 96, grid: int = 4,
                 min_objects: int = 2, max_objects: int = 5, captions_per_image: int = 5,
-                advance: Callable[[int], None] | None = None) -> dict[str, int]:
+                advance: Callable[[int], None] | None = None, occlusion: float = 0.0) -> dict[str, int]:
     """Draw and write every split; returns the number of images per split.
 
     Images already on disk (from an interrupted run of the same stage) are kept: a scene is
@@ -84,7 +85,7 @@ def write_world(out: Path, seed: int, counts: dict[str, int], image_size: int = 
     layout = WorldLayout(out)
     for split in SPLITS:
         n = counts.get(split, 0)
-        scenes = split_scenes(seed, split, n, image_size, grid, min_objects, max_objects)
+        scenes = split_scenes(seed, split, n, image_size, grid, min_objects, max_objects, occlusion)
         for s in scenes:
             p = layout.images / s.file_name
             if not p.exists():

@@ -11,6 +11,9 @@ from harness.core.records import Scene, SceneObject
 from harness.world.spec import COLOURS
 
 
+OCCLUDER = (190, 190, 190)  # light grey: no object colour is near it
+
+
 def _regular(cx: float, cy: float, r: float, n: int, rot: float) -> list[tuple[float, float]]:
     return [(cx + r * math.cos(rot + 2 * math.pi * k / n), cy + r * math.sin(rot + 2 * math.pi * k / n))
             for k in range(n)]
@@ -65,4 +68,8 @@ def render_scene(scene: Scene, seed: int) -> Image.Image:
         base = COLOURS[obj.colour]
         fill = tuple(max(0, min(255, c + rng.randint(-12, 12))) for c in base)
         draw_object(draw, obj, fill)  # type: ignore[arg-type]
+    for obj in scene.objects:  # occluders last: they hide part of the object under them
+        if obj.cover is not None:
+            x, y, w, h = obj.cover
+            draw.rectangle([x, y, x + w, y + h], fill=OCCLUDER)
     return img

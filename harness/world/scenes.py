@@ -22,8 +22,13 @@ def sample_scene(
     min_objects: int = 2,
     max_objects: int = 5,
     theme_weight: float = 0.7,
+    occlusion: float = 0.0,
 ) -> Scene:
-    """Sample one scene's ground truth; deterministic in (seed, image_id)."""
+    """Sample one scene's ground truth; deterministic in (seed, image_id).
+
+    With `occlusion` > 0, that share of the objects is partly hidden behind a grey occluder
+    (`occluder`); its own random stream leaves the rest of the scene as without occlusion.
+    """
     rng = scene_rng(seed, image_id)
     theme = rng.choice(sorted(THEMES))
     n = rng.randint(min_objects, max_objects)
@@ -55,5 +60,32 @@ def sample_scene(
                                    bbox=(round(x, 1), round(y, 1), float(side), float(side))))
     objects.sort(key=lambda o: (o.row, o.col))
     objects = [o.model_copy(update={"id": i}) for i, o in enumerate(objects)]
+    if occlusion > 0:
+        orng = random.Random(f"vigc-occlusion/{seed}/{image_id}")
+        objects = [o.model_copy(update={"cover": occluder(o, orng)}) if orng.random() < occlusion else o
+                   for o in objects]
     return Scene(image_id=image_id, file_name=f"{split}/{image_id:07d}.png", split=split,
                  width=image_size, height=image_size, grid=grid, theme=theme, objects=tuple(objects))
+
+
+# How much of an occluded object's box the occluder covers, along one side: real POPE's misses
+# are small and partly hidden objects, and half a star looks like half of several shapes.
+COVER_RANGE = (0.35, 0.6)
+
+
+def occluder(o: SceneObject, rng: random.Random) -> tuple[float, float, float, float]:
+    """A grey box over one side of `o` (left, right, top or bottom), covering a share of its box
+    drawn from `COVER_RANGE`, and reaching a little past it (an occluder is not cut to the object)."""
+    x, y, w, h = o.bbox
+    f = rng.uniform(*COVER_RANGE)
+    side = rng.choice(("left", "right", "top", "bottom"))
+    pad = 2.0
+    if side == "left":
+        box = (x - pad, y - pad, w * f + pad, h + 2 * pad)
+    elif side == "right":
+        box = (x + w * (1 - f), y - pad, w * f + pad, h + 2 * pad)
+    elif side == "top":
+        box = (x - pad, y - pad, w + 2 * pad, h * f + pad)
+    else:
+        box = (x - pad, y + h * (1 - f), w + 2 * pad, h * f + pad)
+    return tuple(round(v, 1) for v in box)  # type: ignore[return-value]
