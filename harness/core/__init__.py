@@ -1,0 +1,1 @@
+"""The core layer: what every other layer may import (DESIGN §4)."""
