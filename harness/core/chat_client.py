@@ -173,7 +173,7 @@ class ChatClient:
             except urllib.error.HTTPError as e:
                 status, malformed, error = e.code, False, f"HTTP {e.code}: {_safe_read(e)}"
                 retry_after = parse_retry_after(e.headers.get("Retry-After") if e.headers else None)
-                if not _retryable(e.code):
+                if not retryable_status(e.code):
                     raise ChatAPIError(self.url, status, error, attempt + 1) from None
             except (OSError, http.client.HTTPException) as e:
                 status, malformed, error = None, False, _describe(e, self.settings.timeout)
@@ -205,7 +205,8 @@ def _read_cached(path: Path) -> str | None:
     return content if isinstance(content, str) else None
 
 
-def _retryable(status: int) -> bool:
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP status is worth retrying (timeouts, conflicts, rate limits, server errors)."""
     return status in (408, 409, 425, 429) or status >= 500
 
 
