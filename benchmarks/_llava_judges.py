@@ -126,9 +126,12 @@ class GroundTruthScore:
 
     def explain(self) -> str:
         """One sentence for the review's explanation."""
+        def n(k: int, word: str) -> str:
+            return f"{k} {word}{'' if k == 1 else 's'}"
+
         hal = f" ({', '.join(self.hallucinated)})" if self.hallucinated else ""
-        return (f"states {self.stated:.1f} of the {self.required} facts of the reference; {self.right} claims right, "
-                f"{self.wrong} wrong, {len(self.hallucinated)} hallucinated objects{hal}.")
+        return (f"states {self.stated:.1f} of the reference's {n(self.required, 'fact')}; {n(self.right, 'claim')} "
+                f"right, {self.wrong} wrong, {n(len(self.hallucinated), 'hallucinated object')}{hal}.")
 
 
 def ground_truth_score(answer: str, question: str, scene: Scene, required: Sequence[CheckedClaim]) -> GroundTruthScore:

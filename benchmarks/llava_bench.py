@@ -112,7 +112,10 @@ def read_files(data: Sequence[Path], need_all: bool = True) -> LlavaFiles:
         found[kind] = (path, content)
     missing = [k for k in KINDS[:4] if k not in found and (need_all or k == "questions")]
     if missing:
-        raise BadInput(f"{', '.join(map(str, data))}: LLaVA-Bench needs its {' and '.join(missing)} file(s) too")
+        names = {"questions": "questions JSONL", "answers": "reference answers JSONL", "context": "context JSONL",
+                 "rule": "rule.json"}
+        raise BadInput(f"{', '.join(map(str, data))}: LLaVA-Bench needs its {' and '.join(names[k] for k in missing)} "
+                       "too")
     qpath, questions = found["questions"]
     _check_rows(qpath, questions, {"question_id": (int, str), "image": str, "text": str, "category": str})
     seen: set[str] = set()
