@@ -5,7 +5,7 @@ and returns the review text, whose first line `parse_score` reads. Every result 
 judge: the chat model's name, or `ground-truth`.
 
 `ChatReviewJudge` sends the official messages (`_llava_review.judge_messages`, temperature
-0.2, at most 1024 tokens) through `harness.core.chat_client.ChatClient` (retries with backoff,
+0.2, at most 1024 tokens) through `harness.models.chat.ChatClient` (retries with backoff,
 rate limit, replies cached on disk by request hash). A request that still fails after the
 client's retries (429s, 5xx, timeouts) or whose reply is never a chat completion does not stop
 scoring: its review is empty, so it parses as [-1, -1], and it is counted in `failures`
@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Mapping, Protocol, Sequence
 
 from benchmarks._llava_review import MAX_TOKENS, TEMPERATURE, judge_messages
-from harness.core.chat_client import (ChatAPIError, ChatClient, ChatSettings, MalformedReplyError, judge_endpoint,
+from harness.models.chat import (ChatAPIError, ChatClient, ChatSettings, MalformedReplyError, judge_endpoint,
                                       retryable_status)
-from harness.errors import BadInput
-from harness.records import Scene
+from harness.core.errors import BadInput
+from harness.core.records import Scene
 from harness.world.claims import CheckedClaim, Claim, Mention, check_answer
 
 GROUND_TRUTH = "ground-truth"

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 SYSTEM_PROMPT = "You are a helpful and precise assistant for checking the quality of the answer."
 TEMPERATURE = 0.2
@@ -121,7 +121,7 @@ class Review:
 
 def write_reviews(reviews: Sequence[Review], out: Path) -> None:
     """A review JSONL file in LLaVA's format (one `json.dumps` line per row, as the script writes)."""
-    from harness.io import atomic_write_text
+    from harness.core.io import atomic_write_text
 
     atomic_write_text(out, "".join(json.dumps(r.as_json(i + 1)) + "\n" for i, r in enumerate(reviews)))
 
@@ -133,7 +133,7 @@ def _number(v: Any) -> bool:
 def read_reviews(path: Path) -> list[Review]:
     """The rows of a LLaVA review file; the scores are each row's `tuple` (or `score`), as the
     summary script reads them: the content is not parsed again."""
-    from harness.io import iter_jsonl_dicts
+    from harness.core.io import iter_jsonl_dicts
 
     out = []
     for n, d in enumerate(iter_jsonl_dicts(path), 1):

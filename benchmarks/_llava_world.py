@@ -25,7 +25,7 @@ import random
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness.records import Scene, SceneObject
+from harness.core.records import Scene, SceneObject
 from harness.world.qa import (QA, Known, article, cap, known_from_scene, number, qa_bigger, qa_colour, qa_count,
                               qa_count_shape, qa_exists, qa_most_shape, qa_relation, qa_shape_of_colour, qa_size,
                               qa_where, quadrant_of, refer, relation)
@@ -212,7 +212,7 @@ def _context(scene: Scene, captions: list[str]) -> dict[str, Any]:
 def write_files(scenes: Sequence[Scene], out_dir: Path, seed: int) -> list[Path]:
     """Write the five files (questions, reference answers, context, rule.json, scenes) into
     `out_dir`; returns their paths in that order."""
-    from harness.io import to_jsonl, atomic_write_text, write_json
+    from harness.core.io import to_jsonl, atomic_write_text, write_json
     from harness.world.captions import make_captions
 
     picked = pick_scenes(scenes, seed)

@@ -14,7 +14,7 @@ Differences from VLMEvalKit: after the last unreadable reply VLMEvalKit draws a 
 Z), this judge gives None, so a score never depends on a coin; VLMEvalKit's Chinese prompt for
 Chinese questions (`build_prompt_cn`, MMBench-CN) is not offered, as MMBench-CN is not scored here.
 
-HTTP goes through `harness.core.chat_client.ChatClient` (retries with backoff, rate limit, disk
+HTTP goes through `harness.models.chat.ChatClient` (retries with backoff, rate limit, disk
 cache). A transport failure after the client's retries raises `ChatAPIError`, a `VigcError`: the
 endpoint is down and every later pass would fail too, so scoring stops with one line.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Mapping
 
 from benchmarks.parsing import REFUSED, extract_choice
-from harness.core.chat_client import ChatClient, ChatSettings, MalformedReplyError, judge_endpoint
+from harness.models.chat import ChatClient, ChatSettings, MalformedReplyError, judge_endpoint
 
 JUDGE_ATTEMPTS = 3  # VLMEvalKit: `retry = 3` requests per unresolved pass
 
@@ -116,8 +116,8 @@ def build_judge(url: str | None, model: str | None, key_env: str | None = None, 
                 environ: Mapping[str, str] | None = None) -> ChatChoiceJudge | None:
     """The judge the `--judge-*` options of `vigc-bench score` ask for; None when none is asked for.
 
-    The options are checked by `harness.core.chat_client.judge_endpoint` (key from the
-    environment, default OPENAI_API_KEY); inconsistent options are a `BadInput` naming the option.
+    The options are checked by `harness.models.chat.judge_endpoint` (key from the environment,
+    default OPENAI_API_KEY); inconsistent options are a `BadInput` naming the option.
     """
     ep = judge_endpoint(url, model, key_env, cache_dir, requests_per_minute, environ)
     if ep is None:

@@ -38,9 +38,9 @@ from benchmarks._llava_judges import (GROUND_TRUTH, GroundTruthJudge, ReviewJudg
 from benchmarks._llava_review import (PROTOCOLS, Review, context_text, judge_message, metric_key, parse_score,
                                       read_reviews, summary_lines, summary_metrics, write_reviews)
 from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
-from harness.errors import BadInput
-from harness.io import atomic_write_text, hash_obj, iter_jsonl_dicts, to_jsonl
-from harness.records import Scene
+from harness.core.errors import BadInput
+from harness.core.io import atomic_write_text, hash_obj, iter_jsonl_dicts, to_jsonl
+from harness.core.records import Scene
 
 # Room for the answers each category asks for: a sentence, a description of up to five
 # shapes with their places, a few sentences of reasoning (world tokens are whole words).

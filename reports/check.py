@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from harness.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource
 from reports.leaderboard import declared
 from reports.run_data import RunData
 

@@ -11,10 +11,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from harness.errors import BadInput, MissingResource
-from harness.records import QualityRecord, ResultRecord, SampleRecord
+from harness.core.errors import BadInput, MissingResource
+from harness.core.records import (MANIFEST, QUALITY_FILE, RESULTS_FILE, SAMPLES_FILE, VIC_EFFECT_FILE, QualityRecord,
+                                   ResultRecord, SampleRecord)
 
-SAMPLES = "samples.jsonl"
 Cell = tuple[str, str, str, str]  # (target, source, benchmark, split)
 
 
@@ -68,13 +68,13 @@ def _samples_files(run_dir: Path, manifest: dict[str, Any]) -> list[Path]:
     found: list[Path] = []
     for name, st in manifest.get("stages", {}).items():
         if name.startswith("score/") and isinstance(st, dict) and st.get("path"):
-            p = Path(st["path"]) / SAMPLES
+            p = Path(st["path"]) / SAMPLES_FILE
             if p.is_file():
                 found.append(p)
     if not found:
-        found = sorted((run_dir / "stages").glob(f"score--*/{SAMPLES}"))
-    if (run_dir / SAMPLES).is_file():  # a hand-made or merged run keeps them at the top
-        found.append(run_dir / SAMPLES)
+        found = sorted((run_dir / "stages").glob(f"score--*/{SAMPLES_FILE}"))
+    if (run_dir / SAMPLES_FILE).is_file():  # a hand-made or merged run keeps them at the top
+        found.append(run_dir / SAMPLES_FILE)
     return found
 
 
@@ -84,19 +84,19 @@ def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_s
     Raises `MissingResource` when there is no results.jsonl and `BadInput` for malformed files,
     each naming the file.
     """
-    from harness.io import read_json, read_jsonl
+    from harness.core.io import read_json, read_jsonl
 
     rd = Path(run_dir)
-    if not (rd / "results.jsonl").is_file():
-        raise MissingResource(f"{rd}: not a run directory (no results.jsonl)")
-    results = read_jsonl(rd / "results.jsonl", ResultRecord)
-    quality = read_jsonl(rd / "data_quality.jsonl", QualityRecord) if (rd / "data_quality.jsonl").is_file() else []
-    if manifest is None and (rd / "manifest.json").is_file():
-        manifest = read_json(rd / "manifest.json")
+    if not (rd / RESULTS_FILE).is_file():
+        raise MissingResource(f"{rd}: not a run directory (no {RESULTS_FILE})")
+    results = read_jsonl(rd / RESULTS_FILE, ResultRecord)
+    quality = read_jsonl(rd / QUALITY_FILE, QualityRecord) if (rd / QUALITY_FILE).is_file() else []
+    if manifest is None and (rd / MANIFEST).is_file():
+        manifest = read_json(rd / MANIFEST)
         if not isinstance(manifest, dict):
             raise BadInput(f"{rd / 'manifest.json'}: expected a JSON object")
     manifest = manifest or {}
-    vic = read_json(rd / "vic_effect.json") if (rd / "vic_effect.json").is_file() else None
+    vic = read_json(rd / VIC_EFFECT_FILE) if (rd / VIC_EFFECT_FILE).is_file() else None
     samples: list[SampleRecord] = []
     dirs: dict[tuple[str, str, str], Path] = {}
     if with_samples:
@@ -110,7 +110,7 @@ def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_s
 
 def unit_scores(samples: list[SampleRecord]) -> dict[str, tuple[float, float]]:
     """{unit id: (num, den)} of samples of one cell; unit ids carry the split, so splits pool."""
-    from harness.stats import collapse_groups
+    from harness.core.stats import collapse_groups
 
     return collapse_groups([f"{s.split}/{s.item_id}" for s in samples], [s.score for s in samples],
                            [s.weight for s in samples],

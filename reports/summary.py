@@ -6,14 +6,15 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from harness.core.records import BASELINE_SOURCE
 from reports.run_data import RunData
 
-BASE_PART = "seed"
+BASE_PART = BASELINE_SOURCE  # the baseline source is also the data part every source includes
 
 
 def generated_records(run: RunData) -> dict[str, int]:
     """Records each data part holds: the `n` of its parse_failure_rate over all data types,
-    which `reports.quality` defines as every record of the part."""
+    which `harness.quality.metrics` defines as every record of the part."""
     return {q.source: q.n for q in run.quality if q.data_type == "all" and q.metric == "parse_failure_rate"}
 
 

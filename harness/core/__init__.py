@@ -1,1 +1,5 @@
-"""The core layer: what every other layer may import (DESIGN §4)."""
+"""The core layer: errors, file I/O, typed records (and run-directory file names), the
+registry, statistics, progress and sharding.
+
+Imports nothing from the rest of the project; every other layer may import it.
+"""

@@ -14,7 +14,7 @@ from benchmarks._llava_judges import GroundTruthJudge, ReviewRequest, ground_tru
 from benchmarks._llava_world import FILES, IMAGES
 from benchmarks.llava_bench import LlavaBench, read_files
 from harness.cli import main
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.world.claims import check_answer
 from harness.world.export import read_scenes, write_world
 from harness.world.spec import COLOURS, SHAPES
@@ -191,10 +191,11 @@ def test_lm_eval_export_scores_like_score(files: list[Path], world: Path, tmp_pa
 def test_score_stage_writes_reviews_as_samples(files: list[Path], world: Path, tmp_path: Path) -> None:
     import shutil
 
-    from harness.io import read_jsonl, write_json
-    from harness.pipeline.bench_stage import SAMPLES, run_score
-    from harness.records import SampleRecord
-    from harness.stages import StageContext, StageOutput, silent_progress
+    from harness.core.io import read_jsonl, write_json
+    from harness.core.progress import silent_progress
+    from harness.core.records import SAMPLES_FILE, SampleRecord
+    from harness.stages.bench import run_score
+    from harness.stages.runner import StageContext, StageOutput
 
     bdir, pdir, sdir = tmp_path / "bench", tmp_path / "pred", tmp_path / "score"
     shutil.copytree(files[0].parent, bdir / "llava_bench")
@@ -210,7 +211,7 @@ def test_score_stage_writes_reviews_as_samples(files: list[Path], world: Path, t
                         "pred": StageOutput("predict", "p", pdir, {"predictions": {"test": "test.predictions"}},
                                             True, 0.0)}, sdir, silent_progress)
     run_score(ctx)
-    samples = read_jsonl(sdir / SAMPLES, SampleRecord)
+    samples = read_jsonl(sdir / SAMPLES_FILE, SampleRecord)
     assert len(samples) == 90 and samples[0].metric == "overall"
     s = samples[1]
     assert s.prediction == "There is a big red star." and s.reference and s.extracted.split("\n")[0].startswith("10 ")

@@ -12,9 +12,9 @@ from benchmarks._llava_judges import ChatReviewJudge, build_judge
 from benchmarks._llava_review import SYSTEM_PROMPT
 from benchmarks.llava_bench import LlavaBench
 from harness.cli import main
-from harness.core.chat_client import ChatAPIError, ChatClient, ChatSettings
-from harness.errors import BadInput
-from tests.generators._fake_openai import FakeOpenAI, Reply, completion
+from harness.models.chat import ChatAPIError, ChatClient, ChatSettings
+from harness.core.errors import BadInput
+from tests.harness.models._fake_openai import FakeOpenAI, Reply, completion
 
 RULES = {"conv": {"role": "Assistant", "prompt": "Rate the answers."},
          "detail": {"role": "Assistant", "prompt": "Rate the descriptions."}}

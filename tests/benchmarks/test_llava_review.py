@@ -15,7 +15,7 @@ import pytest
 from benchmarks._llava_review import (UNPARSED, Review, context_text, judge_message, metric_key, parse_score,
                                       read_reviews, summary_lines, summary_metrics)
 from harness.cli import main
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 RULE = {"role": "Assistant", "prompt": "Rate them.\nFirst line: two scores."}
 

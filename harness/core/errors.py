@@ -1,0 +1,36 @@
+"""The one error hierarchy. The CLI turns any `VigcError` into one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+
+class VigcError(Exception):
+    """Base of every error the user can cause and fix; never raised for internal bugs."""
+
+    exit_code: int = 2
+
+
+class BadInput(VigcError):
+    """A file or argument given by the user is malformed (the message names the file)."""
+
+
+class BadConfig(VigcError):
+    """A study config is invalid: unknown key, wrong type, impossible value."""
+
+
+class MissingResource(VigcError):
+    """Something the run needs is absent: a file, a checkpoint, a registered name, a shard."""
+
+
+class PluginError(VigcError):
+    """A registered benchmark or generator is malformed: a duplicate name, the wrong base
+    class, or an entry point that fails to import."""
+
+
+class WorkerDied(VigcError):
+    """A stage's worker process was killed from outside (by the OS, e.g. out of memory)."""
+
+
+class CheckFailed(VigcError):
+    """A check ran and failed (a regression, a failed comparison): exit 1, not 2."""
+
+    exit_code = 1

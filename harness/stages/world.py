@@ -1,0 +1,45 @@
+"""Stage `world`: draw the embedded world (images, ground truth, COCO JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from generators.base import Box, ImageInfo
+from harness.core.io import read_json
+from harness.stages.runner import StageContext
+from harness.world.export import read_scenes, write_world
+from harness.core.records import WorldLayout
+
+VERSION = 1
+
+
+def run_world(ctx: StageContext) -> dict[str, Any]:
+    """Write every split of the world into the stage directory."""
+    w = ctx.config["world"]
+    counts = dict(w["images"])
+    task = ctx.progress("world: drawing images", sum(counts.values()))
+    written = write_world(ctx.out_dir, ctx.config["seed"], counts, w["image_size"], w["grid"], w["min_objects"],
+                          w["max_objects"], w["captions_per_image"], advance=task.advance)
+    task.close()
+    return {"images": written}
+
+
+def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[ImageInfo]:
+    """Images of one split with their COCO boxes and captions (and ground truth if asked)."""
+    layout = WorldLayout(world_dir)
+    inst = read_json(layout.instances(split))
+    caps = read_json(layout.captions(split))
+    cats = {c["id"]: c["name"] for c in inst["categories"]}
+    boxes: dict[int, list[Box]] = {}
+    for a in inst["annotations"]:
+        boxes.setdefault(a["image_id"], []).append(Box(cats[a["category_id"]], tuple(a["bbox"])))  # type: ignore[arg-type]
+    captions: dict[int, list[str]] = {}
+    for a in caps["annotations"]:
+        captions.setdefault(a["image_id"], []).append(a["caption"])
+    scenes = {s.image_id: s for s in read_scenes(world_dir, split)} if with_scenes else {}
+    root = layout.images
+    return [ImageInfo(image_id=im["id"], file_name=im["file_name"], path=root / im["file_name"], width=im["width"],
+                      height=im["height"], captions=tuple(captions.get(im["id"], ())),
+                      boxes=tuple(boxes.get(im["id"], ())), scene=scenes.get(im["id"]))
+            for im in inst["images"]]
