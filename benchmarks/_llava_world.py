@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from harness.core.records import Scene, SceneObject
-from harness.world.qa import (QA, Known, article, cap, known_from_scene, number, qa_bigger, qa_colour, qa_count,
-                              qa_count_shape, qa_exists, qa_most_shape, qa_relation, qa_shape_of_colour, qa_size,
-                              qa_where, quadrant_of, refer, relation)
+from harness.world.qa import (QA, Known, article, cap, known_from_scene, number, object_questions, qa_bigger,
+                              qa_count, qa_count_shape, qa_exists, qa_most_shape, qa_relation, quadrant_of, refer,
+                              relation)
 from harness.world.spec import COLOUR_INFO, SHAPES
 
 IMAGES = 30  # LLaVA-Bench (COCO): 30 images, 3 questions each
@@ -96,14 +96,7 @@ def _conversation_candidates(objs: list[Known], rng: random.Random) -> list[QA]:
         out.append(qa_exists(objs, rng.choice(absent), rng))
     out += [q for q in (qa_most_shape(objs, rng),) if q is not None]
     for o in objs:
-        if r := refer(o, objs, avoid="colour"):
-            out.append(qa_colour(o, r, rng))
-        if r := refer(o, objs):
-            out.append(qa_where(o, r, rng))
-        if r := refer(o, objs, avoid="size"):
-            out.append(qa_size(o, r, rng))
-        if q := qa_shape_of_colour(o, objs, rng):
-            out.append(q)
+        out += object_questions(o, objs, rng)
     refs = [(o, r) for o in objs if (r := refer(o, objs))]
     for a, ra in refs:
         for b, rb in refs:

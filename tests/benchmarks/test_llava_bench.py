@@ -13,11 +13,11 @@ import pytest
 from benchmarks._llava_judges import GroundTruthJudge, ReviewRequest, ground_truth_score, scenes_by_image
 from benchmarks._llava_world import FILES, IMAGES
 from benchmarks.llava_bench import LlavaBench, read_files
-from harness.cli import main
 from harness.core.errors import BadInput
 from harness.world.claims import check_answer
 from harness.world.export import read_scenes, write_world
 from harness.world.spec import COLOURS, SHAPES
+from tests.harness.cli._run import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -152,14 +152,6 @@ def test_bad_data_is_one_clear_error(files: list[Path], tmp_path: Path) -> None:
         bench.score([files[0], files[2], files[3]], pred)
     with pytest.raises(BadInput, match="a second questions file"):
         bench.score([files[0], files[0]], pred)
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def test_cli_score_with_ground_truth(files: list[Path], world: Path, tmp_path: Path,

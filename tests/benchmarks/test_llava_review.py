@@ -14,8 +14,8 @@ import pytest
 
 from benchmarks._llava_review import (UNPARSED, Review, context_text, judge_message, metric_key, parse_score,
                                       read_reviews, summary_lines, summary_metrics)
-from harness.cli import main
 from harness.core.errors import BadInput
+from tests.harness.cli._run import run_cli
 
 RULE = {"role": "Assistant", "prompt": "Rate them.\nFirst line: two scores."}
 
@@ -183,14 +183,6 @@ def test_review_round_trip(tmp_path: Path) -> None:
     assert first == {"id": 1, "question_id": 0, "answer1_id": 0, "answer2_id": "x", "category": "conv",
                      "content": "8 7\nok", "tuple": [8.0, 7.0]}
     assert read_reviews(path) == reviews
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def test_cli_reviews_json_and_text(review_file: Path, capsys: pytest.CaptureFixture) -> None:
