@@ -41,9 +41,11 @@ class StudyResult:
 
 def report_key(manifest: dict[str, Any]) -> str:
     """What the run's reports are a function of: the config, the package versions, every stage's
-    cache key (which fixes its output) and the source of `reports/`."""
-    root = Path(__file__).resolve().parents[2] / "reports"
-    code = {f.name: sha256_bytes(f.read_bytes()) for f in sorted(root.glob("*.py"))}
+    cache key (which fixes its output) and the source of the report code (`reports.render`'s
+    import closure: the benchmarks' declared metrics included)."""
+    from harness.core.code import code_fingerprint
+
+    code = code_fingerprint("reports.render")
     return hash_obj({"config": manifest["config"], "versions": manifest["versions"], "reports": code,
                      "stages": {name: st["key"] for name, st in manifest["stages"].items()}})
 
