@@ -47,6 +47,31 @@ def test_qa_doc_places_the_image_between_question_and_options() -> None:
     assert user["content"][2]["text"].lstrip().startswith("A. red")
 
 
+def test_scene_documents_are_written_as_documents_never_in_the_chat_template() -> None:
+    from pathlib import Path
+
+    from harness.models.encode import encode_chat
+    from harness.world.scenes import sample_scene
+
+    folder = Path(L.__file__).resolve().parents[1] / "weights" / "tiny" / "lm" / "tokenizer"
+    doc = L.document_tokenizer(folder)
+    from transformers import AutoTokenizer
+
+    chat = AutoTokenizer.from_pretrained(folder)
+    assert chat.chat_template != L.DOC_TEMPLATE  # the saved tokenizer keeps its chat template
+    rng = random.Random(3)
+    scene = sample_scene(0, 7, "foundation")
+    msgs = L.scene_doc(scene, rng)
+    text = doc.decode(encode_chat(doc, msgs, 16).input_ids)
+    assert text.count("Question: ") == len(msgs) // 2 and "Answer: " in text
+    assert "<|user|>" not in text and "<|assistant|>" not in text
+    # Scene documents hold reading questions only: no descriptions, reasoning or VIG requests.
+    for _ in range(300):
+        for m in L.scene_doc(scene, rng):
+            t = m["content"] if isinstance(m["content"], str) else " ".join(p.get("text", "") for p in m["content"])
+            assert "Describe" not in t and "Generate a question" not in t and "symbol" not in t
+
+
 def _train(steps: int, resume, stop_at: int | None = None, log: dict | None = None) -> dict:
     """A tiny LM trained on text documents by `pretrain_lm_slots`; its final weights (and, into
     `log`, what the training returned)."""
