@@ -290,13 +290,3 @@ def resume_dir(ctx: StageContext) -> Path:
     p = ctx.out_dir / RESUME
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-
-def timing_table(history: list[StageOutput]) -> list[dict[str, Any]]:
-    """Per-stage rows (name, cached, seconds) for the end-of-run summary."""
-    return [{"stage": o.name, "cached": o.cached, "seconds": round(o.seconds, 2)} for o in history]
-
-
-def dump_manifest_summary(history: list[StageOutput]) -> str:
-    """The stage keys of a run, as JSON (for the run manifest)."""
-    return json.dumps({o.name: o.key for o in history}, indent=1)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -196,8 +195,3 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
     vlm.model.eval()
     return TrainLog(steps=steps, seconds=time.perf_counter() - t0, trainable_params=sum(p.numel() for p in params),
                     examples=len(examples), losses=losses, resumed_from=start)
-
-
-def is_finite(x: float) -> bool:
-    """True for a real number (not nan/inf)."""
-    return math.isfinite(x)
