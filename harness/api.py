@@ -11,6 +11,7 @@ core); never the CLI.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from harness.study.config import StudyConfig
     from harness.study.graph import PlannedStage
     from harness.study.run import StudyResult
+    from harness.training.recipes import FinetuneConfig
 
 
 def load_study_config(config_file: str | Path | None = None, preset: str | None = None,
@@ -138,6 +140,36 @@ def _load_model(model: str) -> Any:
 
     configure()
     return load_vlm(model)
+
+
+def finetune(model: str, data: Sequence[Path], images: Path, out: Path, recipe: FinetuneConfig | None = None,
+             seed: int = 0, blind: bool = False, progress: ProgressFactory = silent_progress) -> dict[str, Any]:
+    """Finetune a saved model (a model directory or hub id) on LLaVA JSON files whose images lie
+    under `images`; save it into `out` with `train_log.json`. Resumable: a killed run continues
+    from its last checkpoint in `out/.resume`. Returns the training log."""
+    import torch
+
+    from harness.core.io import write_json
+    from harness.core.records import TRAIN_LOG
+    from harness.training.finetune import load_conversations, train_log, train_on_conversations
+    from harness.training.recipes import FinetuneConfig as Recipe
+
+    convs = [cv for f in data for cv in load_conversations(Path(f))]  # a bad file fails before the model loads
+    if not convs:
+        raise BadInput(f"{', '.join(map(str, data))}: no conversations")
+    if not Path(images).is_dir():
+        raise MissingResource(f"{images}: image folder not found")
+    vlm = _load_model(model)
+    torch.manual_seed(seed)
+    resume = Path(out) / ".resume"
+    resume.mkdir(parents=True, exist_ok=True)
+    log = train_on_conversations(vlm, convs, Path(images), recipe or Recipe(), seed, resume, progress,
+                                 Path(model).name, blind=blind)
+    vlm.save(Path(out))
+    doc = train_log(log, len(convs))
+    write_json(Path(out) / TRAIN_LOG, doc)
+    shutil.rmtree(resume)  # checkpoints are for resuming a killed run only
+    return doc
 
 
 @dataclass(frozen=True)

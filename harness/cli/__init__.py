@@ -30,6 +30,7 @@ def cli(debug: bool) -> None:
 
 
 def _attach() -> None:
+    from harness.cli.finetune import finetune
     from harness.cli.foundation import export_foundation
     from harness.cli.generate import generate, merge
     from harness.cli.predict import lm_eval_tasks, predict
@@ -40,7 +41,7 @@ def _attach() -> None:
     from harness.cli.score import score
     from harness.cli.world import world
 
-    for cmd in (run, world, score, report, quality, generate, merge, predict, lm_eval_tasks, compare, check,
+    for cmd in (run, world, score, report, quality, generate, merge, finetune, predict, lm_eval_tasks, compare, check,
                 export_foundation):
         cli.add_command(cmd)
 

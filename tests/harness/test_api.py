@@ -50,3 +50,28 @@ def test_write_world(tmp_path: Path) -> None:
     assert counts == {"foundation": 2, "seed": 2, "extra": 2, "bench": 2}
     with pytest.raises(BadInput):
         api.write_world(tmp_path / "x", images=0)
+
+
+def test_finetune_a_saved_model_on_llava_json(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from harness.core.records import TRAIN_LOG
+    from harness.models.adapter import load_vlm
+    from harness.training.recipes import FinetuneConfig
+    from tests.harness._tiny_models import images, tiny_vlm
+
+    tiny_vlm("llava", seed=1).save(tmp_path / "base")
+    pics = tmp_path / "pics"
+    pics.mkdir()
+    for i, im in enumerate(images(3)):
+        im.save(pics / f"{i}.png")
+    data = tmp_path / "d.json"
+    data.write_text(json.dumps([{"id": str(i), "image": f"{i % 3}.png", "conversations": [
+        {"from": "human", "value": "What colour is the star?\n<image>"},
+        {"from": "gpt", "value": "The star is red."}]} for i in range(6)]), encoding="utf-8")
+    recipe = FinetuneConfig(steps=3, batch=2, warmup=1, checkpoint_every=2)
+    log = api.finetune(str(tmp_path / "base"), [data], pics, tmp_path / "out", recipe)
+    assert log["examples"] == 6 and len(log["losses"]) >= 1
+    assert json.loads((tmp_path / "out" / TRAIN_LOG).read_text())["conversations"] == 6
+    load_vlm(tmp_path / "out")  # a model directory `predict` and `finetune` take again
+    with pytest.raises(MissingResource, match="image folder not found"):
+        api.finetune(str(tmp_path / "base"), [data], tmp_path / "nowhere", tmp_path / "out2", recipe)
