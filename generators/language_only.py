@@ -16,7 +16,7 @@ import re
 from typing import Sequence
 
 from generators import register_generator
-from generators.base import Box, GenerationContext, Generator, ImageInfo
+from generators.base import GenerationContext, Generator, ImageInfo
 from generators.templates import conversation_qas, detail_description, reasoning_qa, knowledge_qa, DETAIL_PROMPTS
 from harness.core.records import GenerationRecord
 from harness.world.qa import Known, size_class
@@ -95,12 +95,3 @@ class LanguageOnly(Generator):
             task.advance(1)
         task.close()
         return out
-
-
-def boxes_from_coco(instances: dict) -> dict[int, tuple[Box, ...]]:
-    """COCO instances JSON to boxes per image id (category names resolved)."""
-    cats = {c["id"]: c["name"] for c in instances.get("categories", [])}
-    out: dict[int, list[Box]] = {}
-    for a in instances.get("annotations", []):
-        out.setdefault(a["image_id"], []).append(Box(cats[a["category_id"]], tuple(a["bbox"])))  # type: ignore[arg-type]
-    return {k: tuple(v) for k, v in out.items()}

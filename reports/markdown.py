@@ -180,14 +180,3 @@ def render_run_markdown(run: "RunData", title: str, boards: Any = None) -> str:
     if run.vic_effect:
         out += ["## VIC against VIG on the same questions\n", vic_table(run.vic_effect)]
     return "\n".join(x for x in out if x)
-
-
-def render_markdown(results: Sequence[ResultRecord], quality: Sequence[QualityRecord], title: str,
-                    vic_effect: dict | None = None) -> str:
-    """The report from records alone (no samples: no paired tests); see `render_run_markdown`."""
-    from pathlib import Path
-
-    from reports.run_data import RunData
-
-    run = RunData(Path("."), list(results), list(quality), vic_effect=vic_effect)
-    return render_run_markdown(run, title)

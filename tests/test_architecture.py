@@ -39,3 +39,13 @@ def _package_link(a: str, b: str) -> bool:
     # A package's __init__ "importing" its own submodule (or the reverse) is how Python packages
     # work, not a cycle between modules.
     return a.startswith(b + ".") or b.startswith(a + ".")
+
+
+def test_every_package_says_what_it_is_and_may_import() -> None:
+    import ast
+
+    inits = [p for pkg in ("harness", "generators", "benchmarks", "reports") for p in (REPO / pkg).rglob("__init__.py")]
+    assert len(inits) >= 13
+    for init in inits:
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        assert "import" in doc.lower(), f"{init.relative_to(REPO)}: docstring does not say what it may import"

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from harness.core.errors import BadInput
-
 
 @click.command("export-foundation")
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -27,13 +25,9 @@ def export_foundation(run_dir: str, out_dir: str) -> None:
     vigc-bench run -o foundation.pretrained=null --out runs/foundation
     vigc-bench export-foundation runs/foundation --out harness/weights/tiny
     """
-    from harness.core.records import MANIFEST
-    from harness.stages.pretrained import export
+    from harness import api
 
-    run = Path(run_dir)
-    if not (run / MANIFEST).is_file():
-        raise BadInput(f"{run / MANIFEST}: not found (is {run} a finished run directory?)")
-    index = export(run, Path(out_dir))
+    index = api.export_foundation(Path(run_dir), Path(out_dir))
     for part, entry in index["parts"].items():
         size = sum((Path(out_dir) / part / rel).stat().st_size for rel in entry["files"])
         click.echo(f"{part}: {len(entry['files'])} files, {size / 1e6:.1f} MB, trained in {entry['seconds']:.0f} s")

@@ -1,14 +1,11 @@
-"""`vigc-bench generate` (with --shard i/n) and `vigc-bench merge`."""
+"""`vigc-bench generate` (with --shard i/n) and `vigc-bench merge` (its shards into one file)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
-
-from harness.core.errors import BadInput, MissingResource
 
 
 @click.command()
@@ -32,40 +29,11 @@ def generate(generator: str, world_dir: str, split: str, model: str | None, out_
              no_vic_eos: bool) -> None:
     """Generate instruction data for the images of a world split with GENERATOR
     (language_only, gold, vigc); with --shard i/n only every n-th image."""
-    from generators import GENERATORS
-    from generators.base import GenerationContext, to_llava
-    from harness.core.io import write_json
-    from harness.core.records import WorldLayout
-    from harness.stages.world import image_infos
-    from harness.core.sharding import parse_shard, take_shard, write_shard
+    from harness import api
 
-    gen = GENERATORS.get(generator)()
-    sh = parse_shard(shard)
-    wd = Path(world_dir)
-    layout = WorldLayout(wd)
-    if not layout.instances(split).is_file():
-        raise MissingResource(f"{wd}: no {layout.instances(split).relative_to(wd)} (not a world directory, or no "
-                              f"split {split!r})")
-    infos = take_shard(image_infos(wd, split, with_scenes=layout.scenes(split).is_file()), sh)
-    vlm = None
-    if gen.reads_pixels:
-        if model is None:
-            raise BadInput(f"generator {generator!r} reads pixels: give --model")
-        if Path(model).exists():  # a local checkpoint: make sure nothing reaches for a hub
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from harness.models.adapter import load_vlm
-
-        vlm = load_vlm(model)
-    types = data_types or gen.data_types
     opts = {"backend": backend, "vic_max_sentences": vic_max_sentences, "vic_at_eos": not no_vic_eos}
-    records = gen.generate(GenerationContext(images=infos, data_types=types, seed=seed, model=vlm, options=opts))
-    out = Path(out_file)
-    fingerprint = {"generator": generator, "world": str(wd.resolve()), "split": split, "model": model,
-                   "types": list(types), "seed": seed, "options": opts, "n": sh[1]}
-    write_shard(out, records, sh, fingerprint)
-    write_json(out.with_name(out.name + ".llava.json"),
-               [c.model_dump(mode="json", by_alias=True) for c in to_llava(records)], indent=None)
-    click.echo(json.dumps({"records": len(records), "images": len(infos), "shard": shard}))
+    got = api.generate(generator, Path(world_dir), Path(out_file), split, model, data_types, shard, seed, opts)
+    click.echo(json.dumps({"records": got.records, "images": got.images, "shard": got.shard}))
 
 
 @click.command()
@@ -74,13 +42,7 @@ def generate(generator: str, world_dir: str, split: str, model: str | None, out_
               help="Merged records (JSONL); LLaVA JSON beside it as <out>.llava.json.")
 def merge(shards: tuple[str, ...], out_file: str) -> None:
     """Merge the shard files of one `generate` run; fails if any shard is missing or incomplete."""
-    from generators.base import to_llava
-    from harness.core.io import write_json, write_jsonl
-    from harness.core.sharding import merge_shards
+    from harness import api
 
-    records = merge_shards([Path(s) for s in shards])
-    out = Path(out_file)
-    write_jsonl(out, records)
-    write_json(out.with_name(out.name + ".llava.json"),
-               [c.model_dump(mode="json", by_alias=True) for c in to_llava(records)], indent=None)
-    click.echo(json.dumps({"records": len(records), "shards": len(shards)}))
+    n = api.merge_shards([Path(s) for s in shards], Path(out_file))
+    click.echo(json.dumps({"records": n, "shards": len(shards)}))

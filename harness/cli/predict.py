@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,31 +36,19 @@ def predict(model: str, benchmark: str, data: tuple[str, ...], out_file: str, im
             split: str | None, batch_size: int, num_beams: int, blind: bool, quiet: bool) -> None:
     """Answer every item of a benchmark's official files with a saved model and write the
     answers as the benchmark's official prediction file (score it with `vigc-bench score`)."""
-    from harness.stages.predict import load_items, open_benchmark, predict_items
+    from rich.console import Console
+
+    from harness import api
+    from harness.core.rich_progress import RichProgress
 
     if batch_size < 1:
         raise click.BadParameter("must be at least 1", param_hint="--batch-size")
     if num_beams < 1:
         raise click.BadParameter("must be at least 1", param_hint="--num-beams")
-    # Cheap checks first: a bad benchmark name or data file fails before the model loads.
-    bench = open_benchmark(benchmark, split)
-    items = load_items(bench, [Path(p) for p in data], Path(image_root) if image_root else None)
-    if Path(model).exists():  # a local checkpoint: make sure nothing reaches for a hub
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from rich.console import Console
-
-    from harness.core.rich_progress import RichProgress
-    from harness.models.adapter import load_vlm
-    from harness.models.runtime import configure
-
-    configure()
-    vlm = load_vlm(model)
     with RichProgress(Console(stderr=True, quiet=quiet)) as prog:
-        answers = predict_items(vlm, items, batch_size, num_beams, blind=blind, progress=prog,
-                                description=f"predict {benchmark}")
-    # write_predictions writes atomically: a failure leaves no half-written prediction file.
-    bench.write_predictions(items, answers, Path(out_file))
-    click.echo(json.dumps({"benchmark": benchmark, "items": len(items), "predictions": out_file}))
+        n = api.predict_files(model, benchmark, [Path(p) for p in data], Path(out_file),
+                              Path(image_root) if image_root else None, split, batch_size, num_beams, blind, prog)
+    click.echo(json.dumps({"benchmark": benchmark, "items": n, "predictions": out_file}))
 
 
 _KEY = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)?")

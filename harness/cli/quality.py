@@ -6,16 +6,10 @@ Heavy work (pycocoevalcap, java) happens inside the command, so `--help` stays i
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import click
-
-from harness.core.errors import BadInput
-
-if TYPE_CHECKING:
-    from harness.core.records import GenerationRecord, Scene
 
 
 def _table(rows: Sequence, title: str) -> None:
@@ -34,27 +28,6 @@ def _table(rows: Sequence, title: str) -> None:
         table.add_row(r.data_type if r.data_type != last else "", r.metric, f"{r.value:.2f}", ci, str(r.n))
         last = r.data_type
     Console(width=100).print(table)
-
-
-def _inputs(file: str, world: str | None, split: str | None, references: str | None,
-            data_type: str) -> tuple[list[GenerationRecord], list[Scene] | None, dict[str, list[str]] | None]:
-    """(records, scenes or None, references or None), with the checks that name the file."""
-    from harness.quality.readers import load_dataset, load_references, load_scenes, scene_index, world_references
-
-    records = load_dataset(file, data_type)
-    scenes = load_scenes(world, split) if world else None
-    if scenes is not None:
-        index = scene_index(scenes)
-        if not any(index.get(r.image) is not None for r in records):
-            where = f"split {split!r} of {world}" if split else world
-            raise BadInput(f"{file}: none of its images is in the scenes of {where}")
-    if references:
-        refs = load_references(references)
-    elif world:
-        refs = world_references(world, split) or None
-    else:
-        refs = None
-    return records, scenes, refs
 
 
 @click.command("quality")
@@ -83,24 +56,18 @@ def quality(file: str, world: str | None, split: str | None, references: str | N
     attribute errors and coverage; with references, caption metrics. Every metric has a 95%
     bootstrap CI over images.
     """
+    from harness import api
     from harness.core.io import write_jsonl
-    from harness.quality.metrics import quality_metrics
     from harness.quality.readers import dumps_records
-    from harness.quality.text import QualityNote
 
-    records, scenes, refs = _inputs(file, world, split, references, data_type)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", QualityNote)
-        rows = quality_metrics(records, scenes, refs, source=source or Path(file).stem, n_boot=n_boot, seed=seed,
-                               meteor=not no_meteor)
-    for w in caught:
-        if issubclass(w.category, QualityNote):
-            click.echo(f"note: {w.message}", err=True)
-        else:  # not ours to swallow
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    got = api.measure_quality(Path(file), Path(world) if world else None, split,
+                              Path(references) if references else None, data_type, source, n_boot, seed,
+                              meteor=not no_meteor)
+    for note in got.notes:
+        click.echo(f"note: {note}", err=True)
     if out_file:
-        write_jsonl(out_file, rows)
+        write_jsonl(out_file, got.rows)
     if as_json:
-        click.echo(dumps_records(rows))
+        click.echo(dumps_records(got.rows))
     else:
-        _table(rows, f"data quality: {source or Path(file).stem} ({len(records)} records)")
+        _table(got.rows, f"data quality: {source or Path(file).stem} ({got.records} records)")

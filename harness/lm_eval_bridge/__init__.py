@@ -9,5 +9,6 @@
   which answers through `harness.stages.predict.predict_items`, the loop `vigc-bench predict` uses;
 - `python -m harness.lm_eval_bridge ...` is the `lm_eval` command with that model registered.
 
-Nothing here imports lm_eval at import time.
+Nothing here imports lm_eval at import time. May import the API and every layer below it;
+never the CLI.
 """

@@ -196,7 +196,7 @@ class VLM:
         self.processor.save_pretrained(out)
 
 
-def make_processor(arch: str, tokenizer: Any, image_size: int, patch_size: int, num_query_tokens: int = 8) -> Any:
+def make_processor(arch: str, tokenizer: Any, image_size: int, patch_size: int, num_query_tokens: int) -> Any:
     """A transformers processor for a tiny model (PIL image processors: no torchvision)."""
     mean, std = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
     if arch == "llava":

@@ -9,7 +9,7 @@ from typing import Any
 CONNECTOR_FILE = "connector.safetensors"
 
 
-def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: int = 8,
+def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: int,
                   align_dir: Path | None = None) -> Any:
     """A tiny VLM from the foundation's tokenizer, LM and vision tower, and the pretrained
     connector from `align_dir` when given (else the connector starts untrained)."""

@@ -108,7 +108,7 @@ def build_llava(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, vision_state: 
     return model
 
 
-def build_instructblip(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, num_query_tokens: int = 8,
+def build_instructblip(tokenizer: Any, vspec: VisionSpec, lspec: LMSpec, num_query_tokens: int,
                        qformer_layers: int = 2, vision_state: dict | None = None,
                        lm_state: dict | None = None) -> Any:
     """A tiny `InstructBlipForConditionalGeneration` whose Q-Former reads the text prompt."""

@@ -7,55 +7,104 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import BENCHMARKS
+from harness.core.config import Section
 from harness.core.io import read_jsonl, write_jsonl
 from harness.core.records import MANIFEST, RESULTS_FILE, SAMPLES_FILE, ResultRecord, SampleRecord, WorldLayout
-from harness.stages.runner import StageContext
+from harness.stages.runner import StageContext, StageOutput, StageSpec
 from harness.world.export import read_scenes
 
 VERSION = 2  # 2: score writes samples.jsonl
 
 
-def run_bench_files(ctx: StageContext) -> dict[str, Any]:
+class BenchFilesConfig(Section):
+    """The benchmarks whose official files are written, and the seed they are drawn with."""
+
+    benchmarks: tuple[str, ...]
+    seed: int
+
+
+class BenchFilesResult(Section):
+    """Per benchmark and split, its data files relative to the stage folder (which is renamed
+    when it finishes)."""
+
+    files: dict[str, dict[str, list[str]]]
+
+
+class PredictStageConfig(Section):
+    """One benchmark answered by one model: inference settings, and a label for progress bars."""
+
+    benchmark: str
+    blind: bool
+    batch_size: int
+    num_beams: int
+    label: str
+
+
+class PredictResult(Section):
+    """The prediction file of each split, relative to the stage folder."""
+
+    predictions: dict[str, str]
+
+
+class ScoreStageConfig(Section):
+    """Whose predictions these are, the bootstrap resamples for intervals, and their seed."""
+
+    benchmark: str
+    target: str
+    source: str
+    bootstrap: int
+    seed: int
+
+
+class ScoreStageResult(Section):
+    """Result rows and per-item samples written, and the protocol's notes per split."""
+
+    rows: int
+    samples: int
+    notes: dict[str, Any]
+
+
+def run_bench_files(ctx: StageContext[BenchFilesConfig]) -> BenchFilesResult:
     """Synthesize each benchmark's official files from the held-out world split."""
     world = ctx.input_path("world")
     scenes = read_scenes(world, "bench")
     files: dict[str, dict[str, list[str]]] = {}
-    for name in ctx.config["benchmarks"]:
+    for name in ctx.config.benchmarks:
         bench = BENCHMARKS.get(name)()
         out = ctx.out_dir / name
-        per_split = bench.synthesize(scenes, WorldLayout(world).images, out, ctx.config["seed"])
+        per_split = bench.synthesize(scenes, WorldLayout(world).images, out, ctx.config.seed)
         # Relative paths: the stage directory is renamed when it finishes.
         files[name] = {split: [str(Path(p).resolve().relative_to(ctx.out_dir.resolve())) for p in ps]
                        for split, ps in per_split.items()}
-    return {"files": files}
+    return BenchFilesResult(files=files)
 
 
-def bench_files(bench_out: Any, name: str) -> dict[str, list[Path]]:
+def bench_files(bench_out: StageOutput, name: str) -> dict[str, list[Path]]:
     """Absolute data files per split of benchmark `name` from a finished bench-files stage."""
-    return {split: [bench_out.path / p for p in ps] for split, ps in bench_out.meta["files"][name].items()}
+    return {split: [bench_out.path / p for p in ps] for split, ps in BENCH_FILES.read(bench_out).files[name].items()}
 
 
-def run_predict(ctx: StageContext) -> dict[str, Any]:
+def run_predict(ctx: StageContext[PredictStageConfig]) -> PredictResult:
     """Answer every item of one benchmark (all splits) with one finetuned model."""
     from harness.models.adapter import load_vlm
     from harness.stages.predict import predict_items
 
     c = ctx.config
-    bench = BENCHMARKS.get(c["benchmark"])()
+    bench = BENCHMARKS.get(c.benchmark)()
     vlm = load_vlm(ctx.input_path("model") / "model")
     world = ctx.input_path("world")
     written = {}
-    for split, files in bench_files(ctx.inputs["bench"], c["benchmark"]).items():
+    for split, files in bench_files(ctx.inputs["bench"], c.benchmark).items():
         items = bench.load(files, image_root=WorldLayout(world).images)
-        answers = predict_items(vlm, items, c["batch_size"], c["num_beams"], blind=c.get("blind", False),
-                                progress=ctx.progress, description=f"predict {c['label']} {c['benchmark']}/{split}")
+        answers = predict_items(vlm, items, c.batch_size, c.num_beams, blind=c.blind,
+                                progress=ctx.progress, description=f"predict {c.label} {c.benchmark}/{split}")
         pred = ctx.out_dir / f"{split}.predictions"
         bench.write_predictions(items, answers, pred)
         written[split] = pred.name
-    return {"predictions": written}
+    return PredictResult(predictions=written)
 
 
-def run_score(ctx: StageContext) -> dict[str, Any]:
+def run_score(ctx: StageContext[ScoreStageConfig]) -> ScoreStageResult:
     """Score predictions by the official protocol, with bootstrap CIs, as result records.
 
     Also writes samples.jsonl: one `SampleRecord` per item (prompt, raw answer, extracted
@@ -64,19 +113,19 @@ def run_score(ctx: StageContext) -> dict[str, Any]:
     from harness.core.stats import bootstrap_many
 
     c = ctx.config
-    bench = BENCHMARKS.get(c["benchmark"])()
-    files = bench_files(ctx.inputs["bench"], c["benchmark"])
+    bench = BENCHMARKS.get(c.benchmark)()
+    files = bench_files(ctx.inputs["bench"], c.benchmark)
     rows: list[ResultRecord] = []
     samples: list[SampleRecord] = []
     notes = {}
     images = _ImageRefs(ctx.out_dir)
     world_images = _world_images(ctx)
-    for split, pred_name in ctx.inputs["pred"].meta["predictions"].items():
+    for split, pred_name in PREDICT.read(ctx.inputs["pred"]).predictions.items():
         res = bench.score(files[split], ctx.input_path("pred") / pred_name)
-        cis = bootstrap_many(res.outcomes, bench.aggregate, c["bootstrap"], c["seed"])
+        cis = bootstrap_many(res.outcomes, bench.aggregate, c.bootstrap, c.seed)
         for metric, value in res.metrics.items():
             lo, hi = cis.get(metric, (None, None))
-            rows.append(ResultRecord(target=c["target"], source=c["source"], benchmark=c["benchmark"], split=split,
+            rows.append(ResultRecord(target=c.target, source=c.source, benchmark=c.benchmark, split=split,
                                      metric=metric, value=round(value, 2), ci_low=None if lo is None else round(lo, 2),
                                      ci_high=None if hi is None else round(hi, 2), n=res.n, protocol=res.protocol))
         items = {it.id: it for it in bench.load(files[split], image_root=world_images)}
@@ -84,14 +133,14 @@ def run_score(ctx: StageContext) -> dict[str, Any]:
             it = items.get(s.id)
             ref, sha = images.ref(it.image if it is not None else None)
             samples.append(SampleRecord(
-                target=c["target"], source=c["source"], benchmark=c["benchmark"], split=split, item_id=s.id,
+                target=c.target, source=c.source, benchmark=c.benchmark, split=split, item_id=s.id,
                 group=s.group, categories=s.categories, prompt=it.prompt if it is not None else "",
                 prediction=s.prediction, extracted=s.extracted, reference=s.reference, metric=bench.primary_metric,
                 score=s.score, weight=s.weight, image=ref, image_sha256=sha))
         notes[split] = res.notes
     write_jsonl(ctx.out_dir / RESULTS_FILE, rows)
     write_jsonl(ctx.out_dir / SAMPLES_FILE, samples)
-    return {"rows": len(rows), "samples": len(samples), "notes": notes}
+    return ScoreStageResult(rows=len(rows), samples=len(samples), notes=notes)
 
 
 class _ImageRefs:
@@ -141,6 +190,11 @@ def _world_images(ctx: StageContext) -> Path | None:
     return folder if folder is not None and folder.is_dir() else None
 
 
-def read_results(score_out: Any) -> list[ResultRecord]:
+def read_results(score_out: StageOutput) -> list[ResultRecord]:
     """The result records of a finished score stage."""
     return read_jsonl(score_out.path / RESULTS_FILE, ResultRecord)
+
+
+BENCH_FILES = StageSpec("bench-files", VERSION, run_bench_files, BenchFilesConfig, BenchFilesResult, inputs=("world",))
+PREDICT = StageSpec("predict", VERSION, run_predict, PredictStageConfig, PredictResult, inputs=("model", "bench", "world"))
+SCORE = StageSpec("score", VERSION, run_score, ScoreStageConfig, ScoreStageResult, inputs=("pred", "bench"))

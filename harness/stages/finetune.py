@@ -2,22 +2,41 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Literal
 
-from harness.core.io import read_json, write_json
+from harness.core.config import Section
+from harness.core.io import write_json
 from harness.core.records import TRAIN_LOG, Conversation, WorldLayout
-from harness.stages.runner import StageContext, resume_dir
+from harness.stages.runner import StageContext, StageSpec, resume_dir
+from harness.training.recipes import FinetuneConfig
 
 VERSION = 1
 
 
-def load_conversations(path: Path) -> list[Conversation]:
-    """A LLaVA JSON file as typed conversations."""
-    return [Conversation.model_validate(d) for d in read_json(path)]
+class FinetuneStageConfig(Section):
+    """One target on one data source: its architecture (or checkpoint), the data files by input
+    role, the recipe, and a label for progress bars."""
+
+    arch: Literal["llava", "instructblip"]
+    checkpoint: str | None
+    blind: bool
+    untuned: bool = False  # the untuned control: assembled and aligned, never finetuned
+    files: dict[str, str]  # input role (data:<part>) -> its LLaVA file
+    num_query_tokens: int
+    finetune: FinetuneConfig
+    seed: int
+    label: str
 
 
-def run_finetune(ctx: StageContext) -> dict[str, Any]:
+class FinetuneResult(Section):
+    """Training examples, the final loss, and the step training resumed from (0: a fresh start)."""
+
+    examples: int
+    final_loss: float | None
+    resumed_from: int
+
+
+def run_finetune(ctx: StageContext[FinetuneStageConfig]) -> FinetuneResult:
     """Finetune one target on one data source; save the model and the training log.
 
     An untuned control (`untuned`) is the assembled model saved as it is: foundation towers and
@@ -27,40 +46,31 @@ def run_finetune(ctx: StageContext) -> dict[str, Any]:
 
     from harness.models.adapter import load_vlm
     from harness.models.assemble import assemble_tiny
-    from harness.models.features import feature_table
-    from harness.training.finetune import examples_from_conversations, finetune, planned_steps
+    from harness.training.finetune import load_conversations, train_log, train_on_conversations
 
     c = ctx.config
-    ft = c["finetune"]
-    torch.manual_seed(c["seed"])
-    if c.get("checkpoint"):
-        vlm = load_vlm(c["checkpoint"])
+    torch.manual_seed(c.seed)
+    if c.checkpoint:
+        vlm = load_vlm(c.checkpoint)
     else:
-        vlm = assemble_tiny(c["arch"], ctx.input_path("lm"), ctx.input_path("vision"),
-                            num_query_tokens=c.get("num_query_tokens", 16),
+        vlm = assemble_tiny(c.arch, ctx.input_path("lm"), ctx.input_path("vision"),
+                            num_query_tokens=c.num_query_tokens,
                             align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
-    if c.get("untuned"):
+    if c.untuned:
         vlm.save(ctx.out_dir / "model")
         write_json(ctx.out_dir / TRAIN_LOG, {"losses": [], "seconds": 0.0, "examples": 0, "conversations": 0,
                                              "untuned": True})
-        return {"examples": 0, "final_loss": None, "resumed_from": 0, "untuned": True}
+        return FinetuneResult(examples=0, final_loss=None, resumed_from=0)
     convs: list[Conversation] = []
-    for role, fname in sorted(c["files"].items()):
+    for role, fname in sorted(c.files.items()):
         convs.extend(load_conversations(ctx.input_path(role) / fname))
-    image_root = WorldLayout(ctx.input_path("world")).images
-    images = sorted({cv.image for cv in convs})
-    feats, rows = feature_table(vlm, [image_root / im for im in images], blind=c.get("blind", False))
-    examples = examples_from_conversations(vlm, convs, dict(zip(images, rows)), ft["max_length"])
-    steps = planned_steps(ft["steps"], ft.get("epochs"), len(examples), ft["batch"])
-    task = ctx.progress(f"finetune {c['label']}", steps)
-    log = finetune(vlm, feats, examples, steps=steps, batch=ft["batch"], lr=ft["lr"], warmup=ft["warmup"],
-                   train_lm=ft["train_lm"], bf16=ft["bf16"], seed=c["seed"], resume=resume_dir(ctx),
-                   checkpoint_every=ft["checkpoint_every"],
-                   advance=lambda step, loss: task.advance(1, loss=loss))
-    task.close()
+    log = train_on_conversations(vlm, convs, WorldLayout(ctx.input_path("world")).images, c.finetune, c.seed,
+                                 resume_dir(ctx), ctx.progress, c.label, blind=c.blind)
     vlm.save(ctx.out_dir / "model")
-    write_json(ctx.out_dir / TRAIN_LOG, {"losses": log.losses, "seconds": round(log.seconds, 2),
-                                                "trainable_params": log.trainable_params, "examples": log.examples,
-                                                "conversations": len(convs), "resumed_from": log.resumed_from})
-    return {"examples": log.examples, "steps": steps, "final_loss": log.losses[-1][1] if log.losses else None,
-            "resumed_from": log.resumed_from}
+    write_json(ctx.out_dir / TRAIN_LOG, train_log(log, len(convs)))
+    return FinetuneResult(examples=log.examples, final_loss=log.losses[-1][1] if log.losses else None,
+                          resumed_from=log.resumed_from)
+
+
+FINETUNE = StageSpec("finetune", VERSION, run_finetune, FinetuneStageConfig, FinetuneResult,
+                     inputs=("world",), optional=("data:", "lm", "vision", "align"))  # untuned: no data

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from harness.stages.runner import StageContext
+from harness.core.config import Section
+from harness.stages.runner import StageContext, StageSpec
+from harness.training.recipes import VisionPretrain
 from harness.world.export import read_scenes
 from harness.core.records import WorldLayout
 
 VERSION = 2
 
 
-def run_vision(ctx: StageContext) -> dict[str, Any]:
+class VisionStageConfig(Section):
+    """The vision tower's size and pretraining schedule, its family and the seed."""
+
+    vision: VisionPretrain
+    arch: Literal["clip", "blip"]
+    seed: int
+
+
+class VisionResult(Section):
+    """Per-head training accuracy at the end of pretraining, and the images trained on."""
+
+    train_accuracy: dict[str, float]
+    images: int
+
+
+class AlignStageConfig(Section):
+    """The connector's alignment budget (steps / batch / lr of its architecture), and its shape."""
+
+    steps: int
+    batch: int
+    lr: float
+    arch: Literal["llava", "instructblip"]
+    num_query_tokens: int
+    seed: int
+
+
+class AlignResult(Section):
+    """The last step's mean-squared error, and the relative error of the aligned slots."""
+
+    mse: float
+    relative_error: float
+    relative_error_question: float
+
+
+def run_vision(ctx: StageContext[VisionStageConfig]) -> VisionResult:
     """Pretrain a vision tower on per-patch attributes of the foundation images; save it."""
     import torch
 
@@ -20,24 +56,24 @@ def run_vision(ctx: StageContext) -> dict[str, Any]:
     from harness.models.tiny import VisionSpec, build_vision
 
     c = ctx.config
-    v = c["vision"]
-    spec = VisionSpec(**{k: v[k] for k in VisionSpec.model_fields})
+    v = c.vision
+    spec = VisionSpec(**{k: getattr(v, k) for k in VisionSpec.model_fields})
     world = ctx.input_path("world")
     scenes = read_scenes(world, "foundation")
     # The processor is the one the assembled VLM will use, so features match at train time.
-    ip = _image_processor(c["arch"], spec.image_size)
-    task = ctx.progress(f"foundation: vision ({c['arch']}) pretraining", v["steps"])
+    ip = _image_processor(c.arch, spec.image_size)
+    task = ctx.progress(f"foundation: vision ({c.arch}) pretraining", v.steps)
     pix = torch.cat([ip([open_image(WorldLayout(world).images / s.file_name) for s in scenes[i:i + 512]],
                         return_tensors="pt")["pixel_values"] for i in range(0, len(scenes), 512)])
     labels = torch.tensor([patch_labels(s) for s in scenes])
     centres = torch.tensor([patch_centres(s) for s in scenes])
-    torch.manual_seed(c["seed"])
-    model = build_vision(c["arch"], spec)
-    acc = pretrain_vision(model, pix, labels, scenes[0].grid, v["steps"], v["batch"], v["lr"], c["seed"],
+    torch.manual_seed(c.seed)
+    model = build_vision(c.arch, spec)
+    acc = pretrain_vision(model, pix, labels, scenes[0].grid, v.steps, v.batch, v.lr, c.seed,
                           lambda s, t, m: task.advance(1, loss=m["loss"]), centres)
     task.close()
     model.save_pretrained(ctx.out_dir / "vision", safe_serialization=True)
-    return {"train_accuracy": {k: round(x, 4) for k, x in acc.items()}, "images": len(scenes)}
+    return VisionResult(train_accuracy={k: round(x, 4) for k, x in acc.items()}, images=len(scenes))
 
 
 def _image_processor(arch: str, image_size: int) -> Any:
@@ -119,7 +155,7 @@ def init_queries_on_cells(vlm: Any, feats: Any, instruction: str, sharpness: flo
         return (scores.argmax(-1) == torch.arange(n)).float().mean().item()
 
 
-def run_align(ctx: StageContext) -> dict[str, Any]:
+def run_align(ctx: StageContext[AlignStageConfig]) -> AlignResult:
     """Pretrain the connector: image tokens -> the LM's slot vectors (LLaVA's stage 1).
 
     Only the connector trains (vision tower and LM frozen), on the foundation images, with a
@@ -140,7 +176,7 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
     from harness.models.assemble import CONNECTOR_FILE, assemble_tiny
 
     c = ctx.config
-    arch = c["arch"]
+    arch = c.arch
     world = ctx.input_path("world")
     scenes = read_scenes(world, "foundation")
     cells = scenes[0].grid ** 2
@@ -156,22 +192,22 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
     for p in params.values():
         p.requires_grad_(True)
     texts = [t.replace("{first_word}", "What") for ts in VIG_INSTRUCTIONS.values() for t in ts] + [VIC_INSTRUCTION]
-    questions = _question_texts(scenes[:300], c["seed"]) if arch == "instructblip" else []
-    torch.manual_seed(c["seed"])
+    questions = _question_texts(scenes[:300], c.seed) if arch == "instructblip" else []
+    torch.manual_seed(c.seed)
     if arch == "instructblip":
         init_queries_on_cells(vlm, feats[: min(len(feats), 1024)], texts[0])
-    opt = torch.optim.AdamW(list(params.values()), lr=c["lr"], weight_decay=0.0)
-    gen = torch.Generator().manual_seed(c["seed"])
-    task = ctx.progress(f"foundation: connector alignment ({arch})", c["steps"])
+    opt = torch.optim.AdamW(list(params.values()), lr=c.lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(c.seed)
+    task = ctx.progress(f"foundation: connector alignment ({arch})", c.steps)
     err = float("nan")
     vlm.model.train()
-    for step in range(c["steps"]):
-        idx = torch.randint(0, len(scenes), (c["batch"],), generator=gen)
+    for step in range(c.steps):
+        idx = torch.randint(0, len(scenes), (c.batch,), generator=gen)
         qids = qmask = None
         if arch == "instructblip":
-            pick = torch.randint(0, len(texts), (c["batch"],), generator=gen).tolist()
-            ask = torch.randint(0, len(questions), (c["batch"],), generator=gen).tolist()
-            half = torch.rand(c["batch"], generator=gen) < 0.5
+            pick = torch.randint(0, len(texts), (c.batch,), generator=gen).tolist()
+            ask = torch.randint(0, len(questions), (c.batch,), generator=gen).tolist()
+            half = torch.rand(c.batch, generator=gen) < 0.5
             qids, qmask = vlm.qformer_encode([questions[a] if h else texts[i] for i, a, h in zip(pick, ask, half)])
         loss = ((vlm._image_embeds(feats[idx], qids, qmask) - target[idx]) ** 2).mean()
         opt.zero_grad(set_to_none=True)
@@ -192,8 +228,8 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
             rel[name] = round((((vlm._image_embeds(feats[:n], qids, qmask) - target[:n]) ** 2).mean()
                                / target[:n].pow(2).mean()).item(), 4)
     save_file({k: v.detach().contiguous() for k, v in params.items()}, str(ctx.out_dir / CONNECTOR_FILE))
-    return {"mse": round(err, 6), "relative_error": rel["instruction"],
-            "relative_error_question": rel.get("question", rel["instruction"])}
+    return AlignResult(mse=round(err, 6), relative_error=rel["instruction"],
+                       relative_error_question=rel.get("question", rel["instruction"]))
 
 
 def _question_texts(scenes: Any, seed: int) -> list[str]:
@@ -212,3 +248,8 @@ def _question_texts(scenes: Any, seed: int) -> list[str]:
             if mc is not None:
                 out.add(mc[0])
     return sorted(out)
+
+
+VISION = StageSpec("foundation/vision", VERSION, run_vision, VisionStageConfig, VisionResult, inputs=("world",))
+ALIGN = StageSpec("foundation/align", VERSION, run_align, AlignStageConfig, AlignResult,
+                  inputs=("world", "lm", "vision"))

@@ -29,10 +29,14 @@ import random
 from pathlib import Path
 from typing import Any, Callable
 
+from pydantic import ConfigDict
+
 from generators.templates import object_qas
+from harness.core.config import Section
 from harness.core.records import Scene
-from harness.stages.runner import StageContext, resume_dir
+from harness.stages.runner import StageContext, StageSpec, resume_dir
 from harness.models.encode import image_after_question
+from harness.training.recipes import LMPretrain
 from harness.world.captions import make_captions
 from harness.world.corpus import corpus, knowledge_qa
 from harness.world.export import read_scenes
@@ -231,7 +235,25 @@ def text_doc(scene: Scene, seed: int, rng: random.Random) -> list[dict[str, Any]
     return msgs
 
 
-def run_lm(ctx: StageContext) -> dict[str, Any]:
+class LMStageConfig(Section):
+    """The LM's size and pretraining schedule, and the seed."""
+
+    lm: LMPretrain
+    seed: int
+
+
+class LMResult(Section):
+    """Final losses of each phase, the vocabulary size, and the step the first phase resumed from."""
+
+    # Each later phase adds `<name>_phase_loss` (LATER_PHASES).
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    final_loss: float
+    vocab: int
+    resumed_from: float
+
+
+def run_lm(ctx: StageContext[LMStageConfig]) -> LMResult:
     """Train the tokenizer, then pretrain the LM with its slot codebook; save them."""
     import torch
     from transformers import AutoModelForCausalLM
@@ -241,18 +263,17 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
     from harness.models.tokenizer import train_tokenizer
     from harness.models.encode import encode_chat
 
-    c = ctx.config
-    cfg = c["lm"]
-    seed = c["seed"]
+    cfg = ctx.config.lm
+    seed = ctx.config.seed
     scenes = read_scenes(ctx.input_path("world"), "foundation")
     rng = random.Random(f"tokenizer/{seed}")
     texts = list(corpus(scenes, seed))
     for s in scenes[:1500]:
         texts += [x for m in scene_doc(s, rng) for x in _texts(m)]
-    tok = train_tokenizer(texts, cfg["vocab_size"])
+    tok = train_tokenizer(texts, cfg.vocab_size)
     tok.save_pretrained(ctx.out_dir / "tokenizer")
     doc_tok = document_tokenizer(ctx.out_dir / "tokenizer")
-    spec = LMSpec(**{k: cfg[k] for k in LMSpec.model_fields})
+    spec = LMSpec(**{k: getattr(cfg, k) for k in LMSpec.model_fields})
     torch.manual_seed(seed)
     lm = AutoModelForCausalLM.from_config(lm_config(len(tok), spec, tok))
     book = SlotCodebook.create(tok, spec.hidden, seed)
@@ -272,7 +293,7 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
         i = grng.randrange(len(scenes))
         if grng.random() < COPY_SHARE:
             return (CHAT, copy_doc(grng)), []
-        if step < LOOKUP_PHASE * cfg["steps"]:
+        if step < LOOKUP_PHASE * cfg.steps:
             doc = lookup_doc(qas.by_kind(i), grng, grng.random() < LOOKUP_MC_SHARE)
             return None if doc is None else ((DOC, doc), [i])
         return mixed(grng, i)
@@ -300,21 +321,24 @@ def run_lm(ctx: StageContext) -> dict[str, Any]:
         form, msgs = doc
         return encode_chat(doc_tok if form == DOC else tok, msgs, cells)
 
-    log = train_phase(lm, book, tok, bucketed(draw, encode, attrs, cfg["batch"], f"lm-batch/{seed}"), cfg["steps"],
-                      cfg["lr"], seed, resume_dir(ctx), ctx.progress, "foundation: LM pretraining")
+    log = train_phase(lm, book, tok, bucketed(draw, encode, attrs, cfg.batch, f"lm-batch/{seed}"), cfg.steps,
+                      cfg.lr, seed, resume_dir(ctx), ctx.progress, "foundation: LM pretraining")
     # Empty cells become a word from here on (see `SlotCodebook.empty_ids`); the first phase
     # keeps exact zeros, the cleanest signal while lookups are learned.
     book = book.with_empty_word(tok)
     meta = {"final_loss": round(log["loss"], 4), "vocab": len(tok), "resumed_from": log["resumed_from"]}
     # Each later phase starts a fresh optimizer and schedule, so the phases before it are unchanged by it.
     for name, share, heavy, weight, title in LATER_PHASES:
-        got = train_phase(lm, book, tok, bucketed(lettered(heavy, weight), encode, attrs, cfg["batch"], f"lm-{name}/{seed}"),
-                          max(1, round(cfg["steps"] * share)), MC_PHASE_LR, seed, resume_dir(ctx) / name, ctx.progress,
+        got = train_phase(lm, book, tok, bucketed(lettered(heavy, weight), encode, attrs, cfg.batch, f"lm-{name}/{seed}"),
+                          max(1, round(cfg.steps * share)), MC_PHASE_LR, seed, resume_dir(ctx) / name, ctx.progress,
                           f"foundation: LM {title} phase")
         meta[f"{name}_phase_loss"] = round(got["loss"], 4)
     lm.save_pretrained(ctx.out_dir / "lm", safe_serialization=True)
     book.save(ctx.out_dir)
-    return meta
+    return LMResult.model_validate(meta)
+
+
+LM = StageSpec("foundation/lm", VERSION, run_lm, LMStageConfig, LMResult, inputs=("world",))
 
 
 DOC, CHAT = "doc", "chat"  # the two forms a pretraining document is written in

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 
 from harness.core.errors import BadConfig, BadInput
 from harness.core.io import read_json, sha256_bytes, write_json
-from harness.stages.runner import MANIFEST, StageContext
+from harness.core.config import Section
+from harness.stages.runner import MANIFEST, StageContext, StageSpec
 
 VERSION = 1
 INDEX = "foundation.json"
@@ -110,9 +111,26 @@ def digest(folder: Path, part: str) -> str:
     return sha256_bytes(repr(sorted(read_index(folder)["parts"][part]["files"].items())).encode())
 
 
-def run_load(ctx: StageContext) -> dict[str, Any]:
+class LoadConfig(Section):
+    """One part of a pretrained foundation folder, and the hash of its files (so a changed
+    folder is a changed key)."""
+
+    part: str
+    folder: str
+    digest: str
+
+
+class LoadResult(Section):
+    """Where the weights came from, the meta of the stage that trained them and its time."""
+
+    pretrained: str
+    trained: dict[str, Any]
+    train_seconds: float | None
+
+
+def run_load(ctx: StageContext[LoadConfig]) -> LoadResult:
     """Stage body: copy one part's files into the stage, verifying every file's checksum."""
-    folder, part = Path(ctx.config["folder"]), ctx.config["part"]
+    folder, part = Path(ctx.config.folder), ctx.config.part
     entry = read_index(folder)["parts"][part]
     for rel, sha in sorted(entry["files"].items()):
         src = folder / part / rel
@@ -121,7 +139,10 @@ def run_load(ctx: StageContext) -> dict[str, Any]:
         dst = ctx.out_dir / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
-    return {"pretrained": str(folder), "trained": entry.get("meta", {}), "train_seconds": entry.get("seconds")}
+    return LoadResult(pretrained=str(folder), trained=entry.get("meta", {}), train_seconds=entry.get("seconds"))
+
+
+LOAD = StageSpec("foundation/load", VERSION, run_load, LoadConfig, LoadResult)
 
 
 def export(run_dir: Path, out: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:

@@ -17,7 +17,9 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Generic, Mapping, TypeVar
+
+from pydantic import BaseModel
 
 from harness import __version__
 from harness.core.code import code_fingerprint
@@ -26,6 +28,8 @@ from harness.core.progress import ProgressFactory, silent_progress
 from harness.core.records import MANIFEST
 
 RESUME = ".resume"
+C = TypeVar("C")
+R = TypeVar("R", bound=BaseModel)
 LOCKS = ".locks"
 
 
@@ -74,12 +78,12 @@ class Pending:
 
 
 @dataclass
-class StageContext:
-    """What a stage function gets: its config, its inputs, and a directory to write into."""
+class StageContext(Generic[C]):
+    """What a stage function gets: its typed config, its inputs, and a directory to write into."""
 
     name: str
     key: str
-    config: dict[str, Any]
+    config: C
     inputs: dict[str, StageOutput]
     out_dir: Path
     progress: ProgressFactory
@@ -90,14 +94,54 @@ class StageContext:
 
 
 @dataclass(frozen=True)
+class StageSpec(Generic[C, R]):
+    """A kind of stage: its code version, its function, the types of its config and result, and
+    the roles of the stages it reads (`inputs` always, `optional` when given; a role ending in
+    ':' names a family, e.g. 'data:' for 'data:seed', 'data:lang')."""
+
+    kind: str
+    version: int
+    fn: Callable[[StageContext[C]], R]
+    config: type[C]
+    result: type[R]
+    inputs: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+    def __call__(self, name: str, config: C, inputs: Mapping[str, "StageOutput | Pending"] | None = None) -> "Stage":
+        """A stage of this kind named `name`; its config and input roles are checked here."""
+        inputs = dict(inputs or {})
+        if not isinstance(config, self.config):
+            raise TypeError(f"{name}: config is a {type(config).__name__}, not a {self.config.__name__}")
+        missing = [r for r in self.inputs if not (any(i.startswith(r) for i in inputs) if r.endswith(":")
+                                                  else r in inputs)]
+        declared = self.inputs + self.optional
+        unknown = [r for r in inputs if not any(r.startswith(d) if d.endswith(":") else r == d for d in declared)]
+        if missing or unknown:
+            raise TypeError(f"{name}: inputs {sorted(inputs)} do not match {self.kind}'s roles {list(declared)}")
+        return Stage(name, self.version, self.fn, config, inputs)
+
+    def read(self, out: StageOutput) -> R:
+        """The typed result of a finished stage of this kind (from its manifest's meta)."""
+        return self.result.model_validate(out.meta)
+
+
+@dataclass(frozen=True)
 class Stage:
-    """A stage to run: a pure function of `config` and the outputs in `inputs`."""
+    """A stage to run: a pure function of `config` and the outputs in `inputs`.
+
+    `config` is a typed, frozen config (`StageSpec` builds such stages); a plain mapping is
+    accepted too (toy stages in tests). The function returns a typed result, a dict or None.
+    """
 
     name: str
     version: int
-    fn: Callable[[StageContext], dict[str, Any] | None]
-    config: Mapping[str, Any] = field(default_factory=dict)
+    fn: Callable[[StageContext[Any]], Any]
+    config: Any = field(default_factory=dict)
     inputs: Mapping[str, "StageOutput | Pending"] = field(default_factory=dict)
+
+    def config_json(self) -> dict[str, Any]:
+        """The config as JSON-able data: what the key is taken of and the manifest records."""
+        return self.config.model_dump(mode="json") if isinstance(self.config, BaseModel) else dict(self.config)
 
     def resolved(self) -> "Stage":
         """This stage with every pending input replaced by its output (waits for them)."""
@@ -111,7 +155,7 @@ class Stage:
             "harness": __version__,
             # The source of every module the stage function can run (its module's import closure).
             "code": code_fingerprint(self.fn.__module__),
-            "config": dict(self.config),
+            "config": self.config_json(),
             "inputs": {role: out.key for role, out in sorted(self.inputs.items())},
         })
 
@@ -190,15 +234,20 @@ def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory) -> StageOu
             os.replace(work, final)
             return finished(cache_dir, stage)  # type: ignore[return-value]
         work.mkdir(parents=True, exist_ok=True)
-        ctx = StageContext(stage.name, key, copy.deepcopy(dict(stage.config)), dict(stage.inputs), work, progress)
+        # A typed config is frozen; a mapping is copied, so the stage cannot change what it was keyed by.
+        config = stage.config if isinstance(stage.config, BaseModel) else copy.deepcopy(dict(stage.config))
+        ctx = StageContext(stage.name, key, config, dict(stage.inputs), work, progress)
         t0 = time.perf_counter()
+        result = stage.fn(ctx)
+        if isinstance(result, BaseModel):
+            result = result.model_dump(mode="json")
         # Through JSON and back, so that a fresh run's meta equals what a cached run reads
         # from the manifest (tuples become lists), and an unserialisable value fails here.
-        meta = json.loads(json.dumps(stage.fn(ctx) or {}))
+        meta = json.loads(json.dumps(result or {}))
         seconds = time.perf_counter() - t0
         _publish(work, final, {
             "stage": stage.name, "key": key, "version": stage.version, "harness": __version__,
-            "config": dict(stage.config), "inputs": {r: o.key for r, o in stage.inputs.items()},
+            "config": stage.config_json(), "inputs": {r: o.key for r, o in stage.inputs.items()},
             "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "meta": meta,
         })
@@ -241,13 +290,3 @@ def resume_dir(ctx: StageContext) -> Path:
     p = ctx.out_dir / RESUME
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-
-def timing_table(history: list[StageOutput]) -> list[dict[str, Any]]:
-    """Per-stage rows (name, cached, seconds) for the end-of-run summary."""
-    return [{"stage": o.name, "cached": o.cached, "seconds": round(o.seconds, 2)} for o in history]
-
-
-def dump_manifest_summary(history: list[StageOutput]) -> str:
-    """The stage keys of a run, as JSON (for the run manifest)."""
-    return json.dumps({o.name: o.key for o in history}, indent=1)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import random
 from typing import Any, Sequence
 
+from harness.core.config import Section
 from harness.core.io import read_jsonl, write_json, write_jsonl
 from harness.core.records import RECORDS_FILE, TRAIN_LOG, GenerationRecord, WorldLayout
-from harness.stages.runner import StageContext, resume_dir
+from harness.stages.data import parse_counts
+from harness.stages.runner import StageContext, StageSpec, resume_dir
+from harness.training.recipes import FinetuneConfig
 
 VERSION = 1
 # The data/vigc stage's two LLaVA files: VIG answers only (the seed+vig ablation), and corrected.
@@ -55,7 +58,44 @@ def vigc_examples(vlm: Any, records: Sequence[GenerationRecord], image_rows: dic
     return out
 
 
-def run_vigc_train(ctx: StageContext) -> dict[str, Any]:
+class VIGCTrainConfig(Section):
+    """The VIGC model's finetuning recipe, its query tokens, and the data types it learns from."""
+
+    finetune: FinetuneConfig
+    num_query_tokens: int
+    data_types: tuple[str, ...]
+    seed: int
+
+
+class VIGCTrainResult(Section):
+    """Training examples, the final loss, and the first-word distribution of knowledge questions
+    (VIGC's OK-VQA generation seeds each question with a first word drawn from it)."""
+
+    examples: int
+    final_loss: float | None
+    first_words: dict[str, float]
+
+
+class VIGCGenerateConfig(Section):
+    """VIG + VIC over one world split: data types, samples per image, when VIC stops, batch size."""
+
+    split: str
+    data_types: tuple[str, ...]
+    per_image: int
+    vic_max_sentences: int | None
+    vic_at_eos: bool
+    batch_size: int
+    seed: int
+
+
+class VIGCGenerateResult(Section):
+    """Records made, per parse status."""
+
+    records: int
+    parse_status: dict[str, int]
+
+
+def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:
     """Train the InstructBLIP-style VIGC model on VIG + VIC samples from the seed data."""
     from generators.vigc import first_word_distribution
     from harness.models.features import feature_table
@@ -63,32 +103,33 @@ def run_vigc_train(ctx: StageContext) -> dict[str, Any]:
     from harness.training.finetune import finetune, planned_steps
 
     c = ctx.config
-    ft = c["finetune"]
+    ft = c.finetune
     vlm = assemble_tiny("instructblip", ctx.input_path("lm"), ctx.input_path("vision"),
-                        num_query_tokens=c["num_query_tokens"],
+                        num_query_tokens=c.num_query_tokens,
                         align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
     records: list[GenerationRecord] = []
     for role in sorted(r for r in ctx.inputs if r.startswith("data:")):
         records += [r for r in read_jsonl(ctx.input_path(role) / RECORDS_FILE, GenerationRecord)
-                    if r.data_type in c["data_types"]]
+                    if r.data_type in c.data_types]
     images = sorted({r.image for r in records})
     root = WorldLayout(ctx.input_path("world")).images
     feats, rows = feature_table(vlm, [root / im for im in images])
     fw = first_word_distribution([r.question for r in records if r.data_type == "knowledge_vqa"])
-    examples = vigc_examples(vlm, records, dict(zip(images, rows)), c["seed"], ft["max_length"], fw)
-    steps = planned_steps(ft["steps"], ft.get("epochs"), len(examples), ft["batch"])
+    examples = vigc_examples(vlm, records, dict(zip(images, rows)), c.seed, ft.max_length, fw)
+    steps = planned_steps(ft.steps, ft.epochs, len(examples), ft.batch)
     task = ctx.progress("VIGC model training", steps)
-    log = finetune(vlm, feats, examples, steps=steps, batch=ft["batch"], lr=ft["lr"], warmup=ft["warmup"],
-                   train_lm=ft["train_lm"], bf16=ft["bf16"], seed=c["seed"], resume=resume_dir(ctx),
-                   checkpoint_every=ft["checkpoint_every"], advance=lambda s, loss: task.advance(1, loss=loss))
+    log = finetune(vlm, feats, examples, steps=steps, batch=ft.batch, lr=ft.lr, warmup=ft.warmup,
+                   train_lm=ft.train_lm, bf16=ft.bf16, seed=c.seed, resume=resume_dir(ctx),
+                   checkpoint_every=ft.checkpoint_every, advance=lambda s, loss: task.advance(1, loss=loss))
     task.close()
     vlm.save(ctx.out_dir / "model")
     write_json(ctx.out_dir / TRAIN_LOG, {"losses": log.losses, "seconds": round(log.seconds, 2),
                                                 "examples": log.examples, "first_words": fw})
-    return {"examples": log.examples, "final_loss": log.losses[-1][1] if log.losses else None, "first_words": fw}
+    return VIGCTrainResult(examples=log.examples, final_loss=log.losses[-1][1] if log.losses else None,
+                           first_words=fw)
 
 
-def run_vigc_generate(ctx: StageContext) -> dict[str, Any]:
+def run_vigc_generate(ctx: StageContext[VIGCGenerateConfig]) -> VIGCGenerateResult:
     """VIG + VIC on a world split; writes the records and the vig / vigc LLaVA files."""
     from generators import GENERATORS
     from generators.base import GenerationContext, to_llava
@@ -97,12 +138,12 @@ def run_vigc_generate(ctx: StageContext) -> dict[str, Any]:
 
     c = ctx.config
     vlm = load_vlm(ctx.input_path("model") / "model")
-    infos = image_infos(ctx.input_path("world"), c["split"], with_scenes=False)
-    fw = ctx.inputs["model"].meta.get("first_words")
-    gctx = GenerationContext(images=infos, data_types=c["data_types"], seed=c["seed"], per_image=c["per_image"],
+    infos = image_infos(ctx.input_path("world"), c.split, with_scenes=False)
+    fw = VIGC_TRAIN.read(ctx.inputs["model"]).first_words
+    gctx = GenerationContext(images=infos, data_types=c.data_types, seed=c.seed, per_image=c.per_image,
                              progress=ctx.progress, model=vlm,
-                             options={"vic": True, "vic_max_sentences": c["vic_max_sentences"],
-                                      "vic_at_eos": c["vic_at_eos"], "batch_size": c["batch_size"],
+                             options={"vic": True, "vic_max_sentences": c.vic_max_sentences,
+                                      "vic_at_eos": c.vic_at_eos, "batch_size": c.batch_size,
                                       "first_words": fw})
     records = GENERATORS.get("vigc")().generate(gctx)
     write_jsonl(ctx.out_dir / RECORDS_FILE, records)
@@ -110,7 +151,10 @@ def run_vigc_generate(ctx: StageContext) -> dict[str, Any]:
     for name, recs in ((VIG_LLAVA_FILE, vig), (VIGC_LLAVA_FILE, records)):
         write_json(ctx.out_dir / name, [cv.model_dump(mode="json", by_alias=True) for cv in to_llava(recs)],
                    indent=None)
-    status: dict[str, int] = {}
-    for r in records:
-        status[r.parse_status] = status.get(r.parse_status, 0) + 1
-    return {"records": len(records), "parse_status": status}
+    return VIGCGenerateResult(records=len(records), parse_status=parse_counts(records))
+
+
+VIGC_TRAIN = StageSpec("vigc/train", VERSION, run_vigc_train, VIGCTrainConfig, VIGCTrainResult,
+                       inputs=("world", "lm", "vision", "data:"), optional=("align",))
+VIGC_GENERATE = StageSpec("data/vigc", VERSION, run_vigc_generate, VIGCGenerateConfig, VIGCGenerateResult,
+                          inputs=("model", "world"))

@@ -3,27 +3,42 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 from generators.base import Box, ImageInfo
+from harness.core.config import Section
 from harness.core.io import read_json
-from harness.stages.runner import StageContext
-from harness.world.export import read_scenes, write_world
 from harness.core.records import WorldLayout
+from harness.stages.runner import StageContext, StageSpec
+from harness.world.config import WorldConfig
+from harness.world.export import read_scenes, write_world
 
 VERSION = 1
 
 
-def run_world(ctx: StageContext) -> dict[str, Any]:
+class WorldStageConfig(Section):
+    """The world's settings and the seed it is drawn with."""
+
+    world: WorldConfig
+    seed: int
+
+
+class WorldResult(Section):
+    """Images written per split."""
+
+    images: dict[str, int]
+
+
+def run_world(ctx: StageContext[WorldStageConfig]) -> WorldResult:
     """Write every split of the world into the stage directory."""
-    w = ctx.config["world"]
-    counts = dict(w["images"])
+    w = ctx.config.world
+    counts = w.images.model_dump()
     task = ctx.progress("world: drawing images", sum(counts.values()))
-    written = write_world(ctx.out_dir, ctx.config["seed"], counts, w["image_size"], w["grid"], w["min_objects"],
-                          w["max_objects"], w["captions_per_image"], advance=task.advance,
-                          occlusion=w.get("occlusion", 0.0))
+    written = write_world(ctx.out_dir, ctx.config.seed, counts, w.image_size, w.grid, w.min_objects,
+                          w.max_objects, w.captions_per_image, advance=task.advance, occlusion=w.occlusion)
     task.close()
-    return {"images": written}
+    return WorldResult(images=written)
+
+
+WORLD = StageSpec("world", VERSION, run_world, WorldStageConfig, WorldResult)
 
 
 def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[ImageInfo]:

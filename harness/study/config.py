@@ -12,19 +12,15 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from harness.core.config import Section, config_dict
 from harness.core.errors import BadConfig
 from harness.core.records import BASELINE_SOURCE
-from harness.models.tiny import LMSpec, VisionSpec
+from harness.training.recipes import AlignConfig, FinetuneConfig, LMPretrain, VisionPretrain
+from harness.world.config import WorldConfig
 
 PRESETS = ("smoke", "tiny", "paper")
-
-
-class Section(BaseModel):
-    """Base of config sections: frozen, unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # Names in a study resolve against their registries while the config is validated, before any
@@ -46,82 +42,6 @@ def _known(registry: Any, names: tuple[str, ...]) -> tuple[str, ...]:
         if name not in registry:
             raise ValueError(registry.unknown(name))
     return names
-
-
-class WorldImages(Section):
-    """How many images the embedded world draws per split."""
-
-    # At most a million per split: image ids are offset by a million per split (world.export).
-    foundation: int = Field(6000, ge=1, le=1_000_000,
-                            description="pretraining images for the vision tower and LM text")
-    seed: int = Field(2000, ge=1, le=1_000_000,
-                      description="annotated images the seed (language-only) data is made from")
-    extra: int = Field(2000, ge=0, le=1_000_000, description="more images, for the compared data sources")
-    bench: int = Field(300, ge=1, le=1_000_000, description="held-out images the benchmark files are made from")
-
-
-class WorldConfig(Section):
-    """Where images, annotations and benchmark files come from."""
-
-    kind: Literal["embedded", "files"] = "embedded"
-    image_size: int = Field(96, ge=16)
-    grid: int = Field(4, ge=2, le=8)
-    min_objects: int = Field(2, ge=1)
-    max_objects: int = Field(5, ge=1)
-    captions_per_image: int = Field(5, ge=1, le=10)  # COCO has 5; caption ids leave room for 10
-    occlusion: float = Field(0.0, ge=0.0, le=1.0, description="share of objects partly hidden behind a grey "
-                                                              "occluder (small and hidden objects make POPE hard)")
-    images: WorldImages = WorldImages()
-    # For kind=files (real data): COCO-format annotations and image folders, benchmark files.
-    coco_images: str | None = None
-    coco_instances: str | None = None
-    coco_captions: str | None = None
-    extra_images: str | None = None
-    benchmark_files: dict[str, list[str]] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _check(self) -> "WorldConfig":
-        if self.max_objects < self.min_objects:
-            raise ValueError("max_objects must be >= min_objects")
-        if self.max_objects > self.grid * self.grid:
-            raise ValueError(f"max_objects ({self.max_objects}) exceeds the grid's {self.grid ** 2} cells")
-        if self.image_size % self.grid:
-            raise ValueError(f"image_size ({self.image_size}) must be a multiple of grid ({self.grid})")
-        if self.kind == "files":
-            missing = [k for k in ("coco_images", "coco_instances", "coco_captions") if getattr(self, k) is None]
-            if missing:
-                raise ValueError(f"kind=files needs {', '.join(missing)}")
-        return self
-
-
-class VisionPretrain(VisionSpec):
-    """Vision tower size and its pretraining schedule."""
-
-    steps: int = Field(600, ge=0)
-    batch: int = Field(128, ge=1)
-    lr: float = Field(2e-3, gt=0)
-
-
-class LMPretrain(LMSpec):
-    """Language model size and its pretraining schedule on world text."""
-
-    steps: int = Field(300, ge=0)
-    batch: int = Field(64, ge=1)
-    lr: float = Field(2e-3, gt=0)
-    vocab_size: int = Field(1200, ge=300)
-
-
-class AlignConfig(Section):
-    """Connector pretraining (LLaVA's stage 1): patch features onto the LM's slot vectors."""
-
-    steps: int = Field(600, ge=0)
-    batch: int = Field(256, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    # The Q-Former (InstructBLIP) costs ~10x the projector per step and is post-LN BERT,
-    # unstable above ~1e-3 (measured), so it has its own budget.
-    qformer_steps: int = Field(400, ge=0)
-    qformer_batch: int = Field(128, ge=1)
-    qformer_lr: float = Field(1e-3, gt=0)
 
 
 class FoundationConfig(Section):
@@ -151,21 +71,6 @@ class GeneratorConfig(Section):
         return _known(GENERATORS, (v,))[0]
 
     _data_types = field_validator("data_types")(_known_data_types)
-
-
-class FinetuneConfig(Section):
-    """Instruction finetuning of a target model."""
-
-    steps: int = Field(600, ge=1, description="optimizer steps (unless `epochs` is set)")
-    epochs: float | None = Field(None, gt=0, le=1000, description="passes over the training examples; when set, "
-                                                                  "steps = ceil(epochs * examples / batch)")
-    batch: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    warmup: int = Field(30, ge=0)
-    train_lm: bool = True
-    bf16: bool = True
-    max_length: int = Field(384, ge=16)
-    checkpoint_every: int = Field(100, ge=1, description="steps between resumable checkpoints")
 
 
 class TargetConfig(Section):
@@ -247,13 +152,6 @@ class StudyConfig(Section):
 
     _data_types = field_validator("extra_data_types")(_known_data_types)
 
-    @field_validator("benchmarks")
-    @classmethod
-    def _benchmarks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from benchmarks import BENCHMARKS
-
-        return _known(BENCHMARKS, v)
-
     @field_validator("targets")
     @classmethod
     def _untuned_control(cls, v: tuple[TargetConfig, ...]) -> tuple[TargetConfig, ...]:
@@ -263,6 +161,13 @@ class StudyConfig(Section):
         if tiny and not any(t.untuned for t in v):
             v = (*v, TargetConfig(name=f"{tiny[0].name}-untuned", arch=tiny[0].arch, untuned=True))
         return v
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _benchmarks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from benchmarks import BENCHMARKS
+
+        return _known(BENCHMARKS, v)
 
     @field_validator("sources")
     @classmethod
@@ -448,8 +353,3 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
         apply_override(data, ov)
     origin = str(src) + (" (with overrides)" if overrides else "")
     return validate(data, origin)
-
-
-def config_dict(cfg: BaseModel) -> dict[str, Any]:
-    """A JSON-able dict of a config section (what stage hashes are taken of)."""
-    return cfg.model_dump(mode="json")

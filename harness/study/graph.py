@@ -1,17 +1,21 @@
-"""The study's stage graph: which stages exist for a config, and what each one reads."""
+"""The study's stage graph: which stages exist for a config, their typed configs, and what each
+one reads. `submit` hands every stage to a runner in dependency order; `collect` reads the
+records of the finished ones; `plan` lists the stages without running any (`run --dry-run`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from harness.study.config import StudyConfig, config_dict
+from harness.core.config import config_dict
 from harness.core.io import read_json
+from harness.core.records import BASELINE_SOURCE, LLAVA_FILE, VIC_EFFECT_FILE, QualityRecord, ResultRecord
 from harness.stages import bench as bench_stage, data as data_stage, finetune as finetune_stage
 from harness.stages import foundation as foundation_stage, lm as lm_stage, pretrained
 from harness.stages import quality as quality_stage, vigc as vigc_stage, world as world_stage
-from harness.core.records import VIC_EFFECT_FILE, QualityRecord, ResultRecord
-from harness.stages.runner import Pending, Runner, Stage
+from harness.stages.runner import Pending, Runner, Stage, finished
+from harness.study.config import StudyConfig
 from harness.study.sources import NOISY_PARTS, SOURCES, UNTUNED_SOURCE
 
 VISION_ARCH = {"llava": "clip", "instructblip": "blip"}
@@ -36,11 +40,19 @@ class Part:
     answer: str = "final"  # which answer of the records the file holds ("vig" for VIG-only)
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """The stages whose records make the run's files, in the order they are read."""
+
+    quality: list[Pending]
+    scores: list[Pending]
+
+
 class _Graph:
     def __init__(self, cfg: StudyConfig, runner: Runner) -> None:
         self.cfg, self.runner, self.seed = cfg, runner, cfg.seed
-        self.world = runner.submit(Stage("world", world_stage.VERSION, world_stage.run_world,
-                                         {"world": config_dict(cfg.world), "seed": cfg.seed}))
+        self.world = runner.submit(world_stage.WORLD("world", world_stage.WorldStageConfig(world=cfg.world,
+                                                                                           seed=cfg.seed)))
         self._lm: Pending | None = None
         self._vision: dict[str, Pending] = {}
         self._align: dict[str, Pending] = {}
@@ -49,17 +61,15 @@ class _Graph:
 
     def _load(self, part: str) -> Pending:
         assert self.pretrained is not None
-        return self.runner.submit(Stage(f"foundation/{part}", pretrained.VERSION, pretrained.run_load,
-                                        {"part": part, "folder": str(self.pretrained),
-                                         "digest": pretrained.digest(self.pretrained, part)}))
+        return self.runner.submit(pretrained.LOAD(f"foundation/{part}", pretrained.LoadConfig(
+            part=part, folder=str(self.pretrained), digest=pretrained.digest(self.pretrained, part))))
 
     def lm(self) -> Pending:
         if self._lm is None and self.pretrained is not None:
             self._lm = self._load("lm")
         if self._lm is None:
-            self._lm = self.runner.submit(Stage("foundation/lm", lm_stage.VERSION, lm_stage.run_lm,
-                                                {"lm": config_dict(self.cfg.foundation.lm), "seed": self.seed},
-                                                {"world": self.world}))
+            self._lm = self.runner.submit(lm_stage.LM("foundation/lm", lm_stage.LMStageConfig(
+                lm=self.cfg.foundation.lm, seed=self.seed), {"world": self.world}))
         return self._lm
 
     def vision(self, arch: str) -> Pending:
@@ -67,30 +77,30 @@ class _Graph:
         if v not in self._vision and self.pretrained is not None:
             self._vision[v] = self._load(f"vision-{v}")
         if v not in self._vision:
-            self._vision[v] = self.runner.submit(Stage(
-                f"foundation/vision-{v}", foundation_stage.VERSION, foundation_stage.run_vision,
-                {"vision": config_dict(self.cfg.foundation.vision), "arch": v, "seed": self.seed},
-                {"world": self.world}))
+            self._vision[v] = self.runner.submit(foundation_stage.VISION(
+                f"foundation/vision-{v}", foundation_stage.VisionStageConfig(
+                    vision=self.cfg.foundation.vision, arch=v, seed=self.seed), {"world": self.world}))
         return self._vision[v]
 
-    def align(self, arch: str, num_query_tokens: int) -> Pending:
+    def align(self, arch: str) -> Pending:
         if arch not in self._align:
-            self._align[arch] = self.runner.submit(Stage(
-                f"foundation/align-{VISION_ARCH[arch]}", foundation_stage.VERSION, foundation_stage.run_align,
-                {**_align_budget(config_dict(self.cfg.foundation.align), arch), "arch": arch,
-                 "num_query_tokens": num_query_tokens,
-                 "seed": self.seed},
+            a = self.cfg.foundation.align
+            q = arch == "instructblip"  # the Q-Former has its own budget
+            self._align[arch] = self.runner.submit(foundation_stage.ALIGN(
+                f"foundation/align-{VISION_ARCH[arch]}", foundation_stage.AlignStageConfig(
+                    steps=a.qformer_steps if q else a.steps, batch=a.qformer_batch if q else a.batch,
+                    lr=a.qformer_lr if q else a.lr, arch=arch, num_query_tokens=self.cfg.vigc.num_query_tokens,
+                    seed=self.seed),
                 {"world": self.world, "lm": self.lm(), "vision": self.vision(arch)}))
         return self._align[arch]
 
     def generate(self, name: str, generator: str, split: str, data_types: tuple[str, ...],
-                 options: dict[str, Any] | None = None) -> Pending:
+                 noise: float | None = None) -> Pending:
         g = self.cfg.seed_data
-        return self.runner.submit(Stage(f"data/{name}", data_stage.VERSION, data_stage.run_generate,
-                                        {"generator": generator, "backend": g.backend if generator == "language_only"
-                                         else "template", "data_types": list(data_types), "per_image": g.per_image,
-                                         "split": split, "seed": self.seed, "options": options or {}},
-                                        {"world": self.world}))
+        return self.runner.submit(data_stage.GENERATE(f"data/{name}", data_stage.GenerateConfig(
+            generator=generator, backend=g.backend if generator == "language_only" else "template",
+            data_types=data_types, per_image=g.per_image, split=split, seed=self.seed, noise=noise),
+            {"world": self.world}))
 
 
 def foundation_parts(cfg: StudyConfig) -> tuple[str, ...]:
@@ -111,28 +121,18 @@ def check_pretrained(cfg: StudyConfig) -> None:
                          foundation_parts(cfg))
 
 
-def _align_budget(a: dict[str, Any], arch: str) -> dict[str, Any]:
-    """steps / batch / lr of the connector's alignment for `arch` (the Q-Former has its own)."""
-    q = arch == "instructblip"
-    return {k: a[f"qformer_{k}" if q else k] for k in ("steps", "batch", "lr")}
-
-
-def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
-    """Run every stage the config asks for, in dependency order; collect the records."""
-    out = GraphOutput()
+def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
+    """Hand every stage the config asks for to `runner`, in dependency order."""
     check_pretrained(cfg)
     g = _Graph(cfg, runner)
-    seed_stage = g.generate("seed", cfg.seed_data.generator, "seed", cfg.seed_data.data_types)
-    parts: dict[str, Part] = {"seed": Part(seed_stage, data_stage.LLAVA_FILE, "seed")}
+    seed_stage = g.generate(BASELINE_SOURCE, cfg.seed_data.generator, "seed", cfg.seed_data.data_types)
+    parts: dict[str, Part] = {BASELINE_SOURCE: Part(seed_stage, LLAVA_FILE, "seed")}
     if cfg.world.images.extra > 0:
-        parts["lang"] = Part(g.generate("lang", "language_only", "extra", cfg.extra_data_types),
-                             data_stage.LLAVA_FILE, "extra")
+        parts["lang"] = Part(g.generate("lang", "language_only", "extra", cfg.extra_data_types), LLAVA_FILE, "extra")
         if cfg.world.kind == "embedded":
-            parts["gold"] = Part(g.generate("gold", "gold", "extra", cfg.extra_data_types), data_stage.LLAVA_FILE,
-                                 "extra")
+            parts["gold"] = Part(g.generate("gold", "gold", "extra", cfg.extra_data_types), LLAVA_FILE, "extra")
             for name, noise in NOISY_PARTS.items():
-                parts[name] = Part(g.generate(name, "noisy", "extra", cfg.extra_data_types, {"noise": noise}),
-                                   data_stage.LLAVA_FILE, "extra")
+                parts[name] = Part(g.generate(name, "noisy", "extra", cfg.extra_data_types, noise), LLAVA_FILE, "extra")
         if cfg.vigc.enabled:
             vigc_data = _vigc(cfg, g, seed_stage)
             parts["vig"] = Part(vigc_data, vigc_stage.VIG_LLAVA_FILE, "extra", "vig")
@@ -142,50 +142,87 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
     scores: list[Pending] = []
     if cfg.quality.enabled:
         for name, part in parts.items():
-            q = runner.submit(Stage(f"quality/{name}", quality_stage.VERSION, quality_stage.run_quality,
-                                    {"part": name, "split": part.split, "answer": part.answer,
-                                     "ground_truth": cfg.world.kind == "embedded", "meteor": cfg.quality.meteor,
-                                     "bootstrap": cfg.bootstrap, "seed": cfg.seed},
-                                    {"data": part.stage, "world": g.world}))
-            quality.append(q)
-    bench = runner.submit(Stage("bench-files", bench_stage.VERSION, bench_stage.run_bench_files,
-                                {"benchmarks": list(cfg.benchmarks), "seed": cfg.seed}, {"world": g.world}))
+            quality.append(runner.submit(quality_stage.QUALITY(f"quality/{name}", quality_stage.QualityStageConfig(
+                part=name, split=part.split, answer=part.answer, ground_truth=cfg.world.kind == "embedded",
+                meteor=cfg.quality.meteor, bootstrap=cfg.bootstrap, seed=cfg.seed),
+                {"data": part.stage, "world": g.world})))
+    bench = runner.submit(bench_stage.BENCH_FILES("bench-files", bench_stage.BenchFilesConfig(
+        benchmarks=cfg.benchmarks, seed=cfg.seed), {"world": g.world}))
     for t in cfg.targets:
         for source in (UNTUNED_SOURCE,) if t.untuned else t.sources or cfg.sources:
             inputs: dict[str, Pending] = {"world": g.world}
             if t.checkpoint is None:
-                inputs["lm"], inputs["vision"] = g.lm(), g.vision(t.arch)
-                inputs["align"] = g.align(t.arch, cfg.vigc.num_query_tokens)
+                inputs["lm"], inputs["vision"], inputs["align"] = g.lm(), g.vision(t.arch), g.align(t.arch)
             files = {}
             for p in () if t.untuned else SOURCES.get(source).parts:
                 inputs[f"data:{p}"] = parts[p].stage
                 files[f"data:{p}"] = parts[p].llava_file
-            ft = runner.submit(Stage(f"finetune/{t.name}/{source}", finetune_stage.VERSION, finetune_stage.run_finetune,
-                                     {"arch": t.arch, "checkpoint": t.checkpoint, "blind": t.blind, "files": files,
-                                      "untuned": t.untuned,
-                                      "num_query_tokens": cfg.vigc.num_query_tokens,
-                                      "finetune": config_dict(t.finetune), "seed": cfg.seed,
-                                      "label": f"{t.name}/{source}"}, inputs))
+            label = f"{t.name}/{source}"
+            ft = runner.submit(finetune_stage.FINETUNE(f"finetune/{label}", finetune_stage.FinetuneStageConfig(
+                arch=t.arch, checkpoint=t.checkpoint, blind=t.blind, untuned=t.untuned, files=files,
+                num_query_tokens=cfg.vigc.num_query_tokens, finetune=t.finetune, seed=cfg.seed, label=label), inputs))
             for b in cfg.benchmarks:
-                pred = runner.submit(Stage(f"predict/{t.name}/{source}/{b}", bench_stage.VERSION, bench_stage.run_predict,
-                                           {"benchmark": b, "blind": t.blind, **config_dict(cfg.predict),
-                                            "label": f"{t.name}/{source}"},
-                                           {"model": ft, "bench": bench, "world": g.world}))
-                score = runner.submit(Stage(f"score/{t.name}/{source}/{b}", bench_stage.VERSION, bench_stage.run_score,
-                                            {"benchmark": b, "target": t.name, "source": source,
-                                             "bootstrap": cfg.bootstrap, "seed": cfg.seed},
-                                            {"pred": pred, "bench": bench}))
-                scores.append(score)
-    # Stages were submitted in dependency order; a parallel runner is still running them.
-    # Records are read in submission order, so the files do not depend on which finished first.
-    for q in quality:
+                pred = runner.submit(bench_stage.PREDICT(f"predict/{label}/{b}", bench_stage.PredictStageConfig(
+                    benchmark=b, blind=t.blind, batch_size=cfg.predict.batch_size, num_beams=cfg.predict.num_beams,
+                    label=label), {"model": ft, "bench": bench, "world": g.world}))
+                scores.append(runner.submit(bench_stage.SCORE(f"score/{label}/{b}", bench_stage.ScoreStageConfig(
+                    benchmark=b, target=t.name, source=source, bootstrap=cfg.bootstrap, seed=cfg.seed),
+                    {"pred": pred, "bench": bench})))
+    return Submitted(quality, scores)
+
+
+def collect(submitted: Submitted) -> GraphOutput:
+    """The records of the submitted stages, waiting for each.
+
+    Read in submission order, so the run's files do not depend on which stage finished first.
+    """
+    out = GraphOutput()
+    for q in submitted.quality:
         done = q.result()
         out.quality.extend(quality_stage.read_quality(done))
-        if done.meta.get("vic_effect"):
+        if quality_stage.QUALITY.read(done).vic_effect:
             out.notes["vic_effect"] = read_json(done.path / VIC_EFFECT_FILE)
-    for score in scores:
+    for score in submitted.scores:
         out.results.extend(bench_stage.read_results(score.result()))
     return out
+
+
+def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
+    """Run every stage the config asks for, in dependency order; collect the records."""
+    return collect(submit(cfg, runner))
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """One stage of a plan: its name, cache key, whether a finished copy is in the cache, the
+    stages it reads (by role) and its config."""
+
+    name: str
+    key: str
+    cached: bool
+    inputs: dict[str, str]
+    config: dict[str, Any]
+
+
+class _PlanRunner(Runner):
+    """Records what would be submitted; runs nothing."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        super().__init__(cache_dir)
+        self.planned: list[PlannedStage] = []
+
+    def submit(self, stage: Stage) -> Pending:
+        p = Pending(stage.name, stage.key())
+        self.planned.append(PlannedStage(stage.name, p.key, finished(self.cache_dir, stage) is not None,
+                                         {role: i.name for role, i in stage.inputs.items()}, stage.config_json()))
+        return p
+
+
+def plan(cfg: StudyConfig, cache_dir: Path) -> list[PlannedStage]:
+    """Every stage the config asks for, in dependency order, without running any."""
+    runner = _PlanRunner(cache_dir)
+    submit(cfg, runner)
+    return runner.planned
 
 
 def _vigc(cfg: StudyConfig, g: _Graph, seed_stage: Pending) -> Pending:
@@ -193,16 +230,14 @@ def _vigc(cfg: StudyConfig, g: _Graph, seed_stage: Pending) -> Pending:
     VIG + VIC on the extra images."""
     v = cfg.vigc
     inputs: dict[str, Pending] = {"world": g.world, "lm": g.lm(), "vision": g.vision("instructblip"),
-                                      "align": g.align("instructblip", v.num_query_tokens), "data:seed": seed_stage}
+                                  "align": g.align("instructblip"), "data:seed": seed_stage}
     extra_types = tuple(dt for dt in v.train_data_types if dt not in cfg.seed_data.data_types)
     if extra_types:
         inputs["data:seed-extra-types"] = g.generate("seed-extra-types", "language_only", "seed", extra_types)
-    model = g.runner.submit(Stage("vigc/train", vigc_stage.VERSION, vigc_stage.run_vigc_train,
-                                  {"finetune": config_dict(v.finetune), "num_query_tokens": v.num_query_tokens,
-                                   "data_types": list(v.train_data_types), "seed": cfg.seed}, inputs))
+    model = g.runner.submit(vigc_stage.VIGC_TRAIN("vigc/train", vigc_stage.VIGCTrainConfig(
+        finetune=v.finetune, num_query_tokens=v.num_query_tokens, data_types=v.train_data_types, seed=cfg.seed),
+        inputs))
     gen = v.generate
-    return g.runner.submit(Stage("data/vigc", vigc_stage.VERSION, vigc_stage.run_vigc_generate,
-                                 {"split": "extra", "data_types": list(gen.data_types), "per_image": gen.per_image,
-                                  "vic_max_sentences": gen.max_sentences, "vic_at_eos": gen.at_eos,
-                                  "batch_size": gen.batch_size, "seed": cfg.seed},
-                                 {"model": model, "world": g.world}))
+    return g.runner.submit(vigc_stage.VIGC_GENERATE("data/vigc", vigc_stage.VIGCGenerateConfig(
+        split="extra", data_types=gen.data_types, per_image=gen.per_image, vic_max_sentences=gen.max_sentences,
+        vic_at_eos=gen.at_eos, batch_size=gen.batch_size, seed=cfg.seed), {"model": model, "world": g.world}))

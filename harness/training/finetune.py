@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness.training.pretrain import lr_at
+from harness.core.progress import ProgressFactory
+from harness.core.records import Conversation
 from harness.models.encode import IGNORE, encode_chat, llava_messages, pad_batch
+from harness.training.pretrain import lr_at
+from harness.training.recipes import FinetuneConfig
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,33 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
                     examples=len(examples), losses=losses, resumed_from=start)
 
 
-def is_finite(x: float) -> bool:
-    """True for a real number (not nan/inf)."""
-    return math.isfinite(x)
+def load_conversations(path: Path) -> list[Conversation]:
+    """A LLaVA JSON file as typed conversations."""
+    from harness.core.io import read_json
+
+    return [Conversation.model_validate(d) for d in read_json(path)]
+
+
+def train_on_conversations(vlm: Any, convs: Sequence[Conversation], image_root: Path, recipe: FinetuneConfig,
+                           seed: int, resume: Path | None, progress: ProgressFactory, label: str,
+                           blind: bool = False) -> TrainLog:
+    """Finetune `vlm` in place on LLaVA conversations whose images lie under `image_root` (each
+    image's features computed once; `blind`: every image blank); returns the log."""
+    from harness.models.features import feature_table
+
+    images = sorted({cv.image for cv in convs})
+    feats, rows = feature_table(vlm, [image_root / im for im in images], blind=blind)
+    examples = examples_from_conversations(vlm, convs, dict(zip(images, rows)), recipe.max_length)
+    steps = planned_steps(recipe.steps, recipe.epochs, len(examples), recipe.batch)
+    task = progress(f"finetune {label}", steps)
+    log = finetune(vlm, feats, examples, steps=steps, batch=recipe.batch, lr=recipe.lr, warmup=recipe.warmup,
+                   train_lm=recipe.train_lm, bf16=recipe.bf16, seed=seed, resume=resume,
+                   checkpoint_every=recipe.checkpoint_every, advance=lambda step, loss: task.advance(1, loss=loss))
+    task.close()
+    return log
+
+
+def train_log(log: TrainLog, conversations: int) -> dict[str, Any]:
+    """What a finetune writes as its training log (JSON)."""
+    return {"losses": log.losses, "seconds": round(log.seconds, 2), "trainable_params": log.trainable_params,
+            "examples": log.examples, "conversations": conversations, "resumed_from": log.resumed_from}

@@ -10,8 +10,7 @@ model is pretrained on world text so that it starts fluent in the world's words 
 from __future__ import annotations
 
 import math
-import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from harness.core.records import Scene
 from harness.world.spec import COLOURS, SHAPES, SIZES
@@ -101,38 +100,6 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
             progress(step + 1, steps, {"loss": loss.item(), **acc})
     vision.eval()
     return acc
-
-
-def pretrain_lm(lm: Any, token_batches: Sequence[Any], steps: int, lr: float, seed: int,
-                progress: ProgressFn | None = None) -> float:
-    """Causal-LM pretraining on pre-tokenised batches (cycled); returns the last loss."""
-    import torch
-
-    torch.manual_seed(seed)
-    opt = torch.optim.AdamW(lm.parameters(), lr=lr, weight_decay=0.01)
-    lm.train()
-    loss_v = float("nan")
-    for step in range(steps):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, lr, max(1, steps // 20))
-        ids, mask = token_batches[step % len(token_batches)]
-        labels = ids.masked_fill(mask == 0, -100)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = lm(input_ids=ids, attention_mask=mask, labels=labels).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(lm.parameters(), 1.0)
-        opt.step()
-        loss_v = loss.item()
-        if progress is not None:
-            progress(step + 1, steps, {"loss": loss_v})
-    lm.eval()
-    return loss_v
-
-
-def elapsed(t0: float) -> float:
-    """Seconds since `t0` (time.perf_counter)."""
-    return time.perf_counter() - t0
 
 
 def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[int], tuple[list, list, Any]],

@@ -146,11 +146,6 @@ class AnswerCheck:
         return sum(c.status == "attribute_error" for c in self._mentions())
 
     @property
-    def n_checked(self) -> int:
-        """Claims with a verdict."""
-        return sum(c.verdict is not None for c in self.claims)
-
-    @property
     def correct(self) -> bool | None:
         """True when every checkable claim is true; None when nothing was checkable."""
         verdicts = [c.verdict for c in self.claims if c.verdict is not None]

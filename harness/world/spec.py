@@ -98,11 +98,6 @@ COLOUR_INFO: dict[str, ColourInfo] = {
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
-def shape_word(name: str, n: int = 1) -> str:
-    """The shape's canonical name, plural when `n` != 1."""
-    return SHAPES[name].name if n == 1 else SHAPES[name].plural
-
-
 def all_object_words() -> dict[str, str]:
     """Every word that names a shape (canonical, plural, synonyms) mapped to its category."""
     out: dict[str, str] = {}

@@ -65,7 +65,7 @@ def test_score_stage_writes_samples(world: Path, tmp_path: Path) -> None:
 
     from harness.core.io import read_jsonl, write_json
     from harness.core.records import SAMPLES_FILE as SAMPLES
-    from harness.stages.bench import run_score
+    from harness.stages.bench import ScoreStageConfig, run_score
     from harness.core.records import SampleRecord
     from harness.core.progress import silent_progress
     from harness.stages.runner import StageContext, StageOutput, _dir_name
@@ -84,14 +84,14 @@ def test_score_stage_writes_samples(world: Path, tmp_path: Path) -> None:
         preds[split] = f"{split}.predictions"
     write_json(pdir / "manifest.json", {"inputs": {"world": "w" * 64}, "meta": {"predictions": preds}})
     sdir.mkdir()
-    ctx = StageContext("score/t/s/pope", "k", {"benchmark": "pope", "target": "t", "source": "s", "bootstrap": 20,
-                                               "seed": 0},
+    config = ScoreStageConfig(benchmark="pope", target="t", source="s", bootstrap=20, seed=0)
+    ctx = StageContext("score/t/s/pope", "k", config,
                        {"bench": StageOutput("bench-files", "b", bdir, meta, True, 0.0),
                         "pred": StageOutput("predict", "p", pdir, {"predictions": preds}, True, 0.0)},
                        sdir, silent_progress)
     out = run_score(ctx)
     rows = read_jsonl(sdir / SAMPLES, SampleRecord)
-    assert out["samples"] == len(rows) > 0
+    assert out.samples == len(rows) > 0
     assert {r.split for r in rows} == set(files)
     r = rows[0]
     assert r.target == "t" and r.source == "s" and r.metric == "accuracy" and r.extracted == "no"

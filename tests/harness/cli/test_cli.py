@@ -124,3 +124,13 @@ def test_misspelt_benchmark_fails_before_any_work(tmp_path: Path) -> None:
     assert "unknown benchmark 'pop'" in line and "did you mean pope?" in line
     assert seconds < 10, seconds
     assert not (tmp_path / "run").exists()  # nothing drawn, nothing trained
+
+
+def test_run_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
+    r = cli("run", "--preset", "smoke", "--out", str(tmp_path / "run"), "--dry-run")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:2] == ["run", "world"]
+    assert any(line.split()[1] == "finetune/llava/seed" and "<- world" in line for line in lines)
+    assert lines[-1] == "23 stages, 23 to run, 0 cached"
+    assert not (tmp_path / "run").exists()

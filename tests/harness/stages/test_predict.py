@@ -139,7 +139,7 @@ def test_a_failed_run_leaves_the_old_file(bw: BenchWorld, tmp_path: Path, monkey
 
 def test_predict_stage_writes_what_predict_items_answers(bw: BenchWorld, vlm, tmp_path: Path) -> None:
     """The study's predict stage goes through `predict_items` (one loop, not two)."""
-    from harness.stages.bench import run_predict
+    from harness.stages.bench import PredictResult, PredictStageConfig, run_predict
     from harness.core.progress import silent_progress
     from harness.stages.runner import StageContext, StageOutput
 
@@ -150,11 +150,12 @@ def test_predict_stage_writes_what_predict_items_answers(bw: BenchWorld, vlm, tm
     model_dir.mkdir()
     (model_dir / "model").symlink_to(bw.ckpt, target_is_directory=True)
     bench_dir = bw.pope.parent.parent
-    ctx = StageContext("predict", "k", {"benchmark": "pope", "label": "t", "batch_size": 4, "num_beams": 1},
+    config = PredictStageConfig(benchmark="pope", blind=False, label="t", batch_size=4, num_beams=1)
+    ctx = StageContext("predict", "k", config,
                        {"model": out("model", model_dir), "world": out("world", bw.images.parent),
                         "bench": out("bench", bench_dir, {"files": {"pope": {"random": ["pope/" + bw.pope.name]}}})},
                        tmp_path, silent_progress)
-    assert run_predict(ctx) == {"predictions": {"random": "random.predictions"}}
+    assert run_predict(ctx) == PredictResult(predictions={"random": "random.predictions"})
     bench = BENCHMARKS.get("pope")()
     items = bench.load([bw.pope], image_root=bw.images)
     bench.write_predictions(items, predict_items(vlm, items, batch_size=4), tmp_path / "want")

@@ -46,12 +46,13 @@ def test_export_then_check_and_load(tmp_path: Path) -> None:
     assert (out / "lm" / "sub" / "weights.bin").read_bytes() == b"lm" * 10
     cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}"])
     check_pretrained(cfg)  # same recipe: accepted
-    ctx = StageContext("foundation/lm", "k", {"folder": str(out), "part": "lm"}, {}, tmp_path / "stage",
+    ctx = StageContext("foundation/lm", "k", pretrained.LoadConfig(folder=str(out), part="lm", digest=""), {},
+                       tmp_path / "stage",
                        lambda n, t: None)  # type: ignore[arg-type,return-value]
     (tmp_path / "stage").mkdir()
     meta = pretrained.run_load(ctx)
     assert (tmp_path / "stage" / "sub" / "weights.bin").read_bytes() == b"lm" * 10
-    assert meta["trained"] == {"final_loss": 0.5}
+    assert meta.trained == {"final_loss": 0.5}
 
 
 def test_other_recipe_is_refused_naming_the_key(tmp_path: Path) -> None:
@@ -80,7 +81,8 @@ def test_corrupt_file_and_missing_folder(tmp_path: Path) -> None:
     pretrained.export(run, out)
     (out / "lm" / "sub" / "weights.bin").write_bytes(b"tampered")
     (tmp_path / "stage").mkdir()
-    ctx = StageContext("foundation/lm", "k", {"folder": str(out), "part": "lm"}, {}, tmp_path / "stage",
+    ctx = StageContext("foundation/lm", "k", pretrained.LoadConfig(folder=str(out), part="lm", digest=""), {},
+                       tmp_path / "stage",
                        lambda n, t: None)  # type: ignore[arg-type,return-value]
     with pytest.raises(BadInput, match="corrupt"):
         pretrained.run_load(ctx)

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import pytest
 
-from harness.core.io import write_json
+from harness.core.io import read_json, write_json
 from harness.stages.runner import LOCKS, MANIFEST, Runner, Stage, StageContext, StageOutput, resume_dir
 
 REPO = Path(__file__).resolve().parents[3]
@@ -273,3 +273,45 @@ def test_resume_after_kill_9(tmp_path: Path, jobs: int) -> None:
     # And now it is cached.
     again = toy_result(cache, units)
     assert again["cached"] and again["result"] == fresh["result"]
+
+
+# --- typed stage specs ----------------------------------------------------------------------
+
+def test_stage_spec_checks_config_type_and_input_roles(tmp_path: Path) -> None:
+    from harness.core.config import Section
+    from harness.stages.runner import StageSpec
+
+    class Cfg(Section):
+        units: int
+
+    class Res(Section):
+        total: int
+
+    def fn(ctx: StageContext[Cfg]) -> Res:
+        return Res(total=ctx.config.units * 2)
+
+    spec = StageSpec("toy", 3, fn, Cfg, Res, inputs=("world", "data:"), optional=("align",))
+    world = Runner(tmp_path).run(Stage("world", 1, lambda ctx: {}, {}))
+    out = Runner(tmp_path).run(spec("toy/a", Cfg(units=2), {"world": world, "data:seed": world}))
+    assert spec.read(out) == Res(total=4) and out.meta == {"total": 4}
+    assert read_json(out.path / MANIFEST)["config"] == {"units": 2}
+    with pytest.raises(TypeError, match="not a Cfg"):
+        spec("toy/b", {"units": 2}, {"world": world, "data:seed": world})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="roles"):
+        spec("toy/c", Cfg(units=1), {"world": world})  # no data: input
+    with pytest.raises(TypeError, match="roles"):
+        spec("toy/d", Cfg(units=1), {"world": world, "data:x": world, "model": world})  # undeclared role
+
+
+def test_every_study_stage_declares_typed_config_and_result() -> None:
+    from pydantic import BaseModel
+
+    from harness.stages import bench, data, finetune, foundation, lm, pretrained, quality, vigc, world
+    from harness.stages.runner import StageSpec
+
+    specs = [v for m in (bench, data, finetune, foundation, lm, pretrained, quality, vigc, world)
+             for v in vars(m).values() if isinstance(v, StageSpec)]
+    assert len(specs) == len({id(s) for s in specs}) == 13
+    for s in specs:
+        assert issubclass(s.config, BaseModel) and s.config.model_config.get("frozen"), s.kind
+        assert issubclass(s.result, BaseModel), s.kind

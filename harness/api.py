@@ -1,0 +1,322 @@
+"""The public API: what the `vigc-bench` commands do, as functions.
+
+Each command of the CLI (`harness/cli/`) parses its options, calls one of these and prints
+the result; scripts and notebooks call them directly. Heavy imports (torch, transformers)
+happen inside the functions that need them, so importing this module is cheap.
+
+May import every layer below it (study, stages, reports, plugins, training, models, world,
+core); never the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from harness.core.errors import BadInput, MissingResource
+from harness.core.progress import ProgressFactory, silent_progress
+
+if TYPE_CHECKING:
+    from benchmarks.base import ScoreResult
+    from harness.core.records import GenerationRecord, QualityRecord
+    from harness.stages.runner import StageOutput
+    from harness.study.config import StudyConfig
+    from harness.study.graph import PlannedStage
+    from harness.study.run import StudyResult
+    from harness.training.recipes import FinetuneConfig
+
+
+def load_study_config(config_file: str | Path | None = None, preset: str | None = None,
+                      overrides: Sequence[str] = ()) -> StudyConfig:
+    """A study config from a YAML file or a preset (default `tiny`) with `key=value` overrides;
+    every name in it resolved against its registry. A bad config is one `BadConfig` line."""
+    from harness.study.config import load_config
+
+    return load_config(config_file, preset, tuple(overrides))
+
+
+def plan_study(cfg: StudyConfig, run_dir: Path, cache_dir: Path | None = None) -> list[PlannedStage]:
+    """The stages a study would run, in dependency order, with their cache keys and whether a
+    finished copy is already cached; nothing runs."""
+    from harness.study.graph import plan
+
+    return plan(cfg, Path(cache_dir) if cache_dir else Path(run_dir) / "stages")
+
+
+def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silent_progress,
+              cache_dir: Path | None = None, jobs: int | None = None,
+              on_stage: Callable[[StageOutput], None] | None = None) -> StudyResult:
+    """Run (or reuse) every stage of a study and write the run directory (results, data quality,
+    reports, manifest). `jobs` defaults to 2 worker processes for the embedded world's tiny
+    models on 2+ cores, else 1."""
+    from harness.study.parallel import default_jobs
+    from harness.study.run import run_study as run
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub unless the user named one
+    jobs = jobs or default_jobs(cfg.world.kind == "embedded")
+    if jobs == 1:
+        from harness.models.runtime import configure
+
+        configure()  # stages run in this process (workers set up their own threads)
+    return run(cfg, Path(run_dir), progress, on_stage, cache_dir=cache_dir, jobs=jobs)
+
+
+def write_world(out_dir: Path, images: int, seed: int = 0) -> dict[str, int]:
+    """Draw the embedded world into `out_dir` (`images` per split); images written per split."""
+    from harness.world.export import SPLITS, write_world as write
+
+    if images < 1:
+        raise BadInput(f"images per split must be at least 1, got {images}")
+    return write(Path(out_dir), seed, {s: images for s in SPLITS})
+
+
+def benchmark_judge(benchmark: str, url: str | None, model: str | None, key_env: str | None = None,
+                    cache: str | None = None, rpm: float | None = None) -> Any:
+    """An LLM judge (OpenAI-compatible endpoint) built by the benchmark itself: MMBench's for the
+    answers its heuristics cannot read, LLaVA-Bench's reviewer. Other benchmarks take none."""
+    from benchmarks import BENCHMARKS
+
+    cls = BENCHMARKS.get(benchmark)
+    if not hasattr(cls, "build_judge"):
+        raise BadInput(f"--judge-* options: {benchmark} has no LLM judge (mmbench and llava_bench have)")
+    return cls.build_judge(url, model, key_env, cache, rpm)
+
+
+def score_reviews(benchmark: str, reviews: Path, judge_model: str | None = None,
+                  protocol: str | None = None) -> ScoreResult[Any]:
+    """Summarize a review file judged elsewhere (LLaVA-Bench's `question_id, category, content,
+    tuple` lines) by the benchmark's protocol."""
+    from benchmarks import BENCHMARKS
+
+    cls = BENCHMARKS.get(benchmark)
+    if not hasattr(cls, "score_reviews"):
+        raise BadInput(f"--reviews: {benchmark} has no review files (llava_bench has)")
+    if not Path(reviews).is_file():
+        raise MissingResource(f"{reviews}: file not found")
+    return cls(**({} if protocol is None else {"protocol": protocol})).score_reviews(Path(reviews), judge=judge_model)
+
+
+def score_files(benchmark: str, data: Sequence[Path], predictions: Path, split: str | None = None,
+                judge: Any = None, protocol: str | None = None, reviews_out: Path | None = None) -> ScoreResult[Any]:
+    """Score a prediction file against a benchmark's official files by the official protocol
+    (metrics 0-100, per-item outcomes, n, protocol). `protocol` names an alternative where the
+    benchmark offers one; `reviews_out` (LLaVA-Bench) also writes the judge's reviews."""
+    import inspect
+
+    from benchmarks import BENCHMARKS
+
+    cls = BENCHMARKS.get(benchmark)
+    params = inspect.signature(cls).parameters
+    for option, value, param in (("--split", split, "split"), ("--protocol", protocol, "protocol")):
+        if value is not None and param not in params:
+            raise BadInput(f"{option} is not an option of {benchmark}")
+    if judge is not None and "judge" not in params:
+        raise BadInput(f"--judge-* options: {benchmark} has no LLM judge (mmbench and llava_bench have)")
+    kwargs: dict[str, Any] = {k: v for k, v in (("split", split), ("protocol", protocol), ("judge", judge))
+                              if v is not None}
+    bench = cls(**kwargs)
+    if reviews_out is not None and not hasattr(bench, "write_reviews"):
+        raise BadInput(f"--reviews-out: {benchmark} writes no reviews (llava_bench does)")
+    for p in (*data, predictions):
+        if not Path(p).is_file():
+            raise MissingResource(f"{p}: file not found")
+    res = bench.score([Path(p) for p in data], Path(predictions))
+    if reviews_out is not None:
+        bench.write_reviews(res, Path(reviews_out))
+    return res
+
+
+def predict_files(model: str, benchmark: str, data: Sequence[Path], out: Path, image_root: Path | None = None,
+                  split: str | None = None, batch_size: int = 16, num_beams: int = 1, blind: bool = False,
+                  progress: ProgressFactory = silent_progress) -> int:
+    """Answer every item of a benchmark's official files with a saved model and write the
+    official prediction file `out` (what `score_files` reads); returns the number of items."""
+    from harness.stages.predict import load_items, open_benchmark, predict_items
+
+    if batch_size < 1 or num_beams < 1:
+        raise BadInput(f"batch size and beams must be at least 1, got {batch_size} and {num_beams}")
+    # Cheap checks first: a bad benchmark name or data file fails before the model loads.
+    bench = open_benchmark(benchmark, split)
+    items = load_items(bench, [Path(p) for p in data], Path(image_root) if image_root else None)
+    vlm = _load_model(model)
+    answers = predict_items(vlm, items, batch_size, num_beams, blind=blind, progress=progress,
+                            description=f"predict {benchmark}")
+    # write_predictions writes atomically: a failure leaves no half-written prediction file.
+    bench.write_predictions(items, answers, Path(out))
+    return len(items)
+
+
+def _load_model(model: str) -> Any:
+    if Path(model).exists():  # a local checkpoint: make sure nothing reaches for a hub
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from harness.models.adapter import load_vlm
+    from harness.models.runtime import configure
+
+    configure()
+    return load_vlm(model)
+
+
+def finetune(model: str, data: Sequence[Path], images: Path, out: Path, recipe: FinetuneConfig | None = None,
+             seed: int = 0, blind: bool = False, progress: ProgressFactory = silent_progress) -> dict[str, Any]:
+    """Finetune a saved model (a model directory or hub id) on LLaVA JSON files whose images lie
+    under `images`; save it into `out` with `train_log.json`. Resumable: a killed run continues
+    from its last checkpoint in `out/.resume`. Returns the training log."""
+    import torch
+
+    from harness.core.io import write_json
+    from harness.core.records import TRAIN_LOG
+    from harness.training.finetune import load_conversations, train_log, train_on_conversations
+    from harness.training.recipes import FinetuneConfig as Recipe
+
+    convs = [cv for f in data for cv in load_conversations(Path(f))]  # a bad file fails before the model loads
+    if not convs:
+        raise BadInput(f"{', '.join(map(str, data))}: no conversations")
+    if not Path(images).is_dir():
+        raise MissingResource(f"{images}: image folder not found")
+    vlm = _load_model(model)
+    torch.manual_seed(seed)
+    resume = Path(out) / ".resume"
+    resume.mkdir(parents=True, exist_ok=True)
+    log = train_on_conversations(vlm, convs, Path(images), recipe or Recipe(), seed, resume, progress,
+                                 Path(model).name, blind=blind)
+    vlm.save(Path(out))
+    doc = train_log(log, len(convs))
+    write_json(Path(out) / TRAIN_LOG, doc)
+    shutil.rmtree(resume)  # checkpoints are for resuming a killed run only
+    return doc
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What `generate` wrote: records, images and the shard they came from."""
+
+    records: int
+    images: int
+    shard: str
+
+
+def generate(generator: str, world_dir: Path, out: Path, split: str = "extra", model: str | None = None,
+             data_types: Sequence[str] = (), shard: str = "0/1", seed: int = 0,
+             options: dict[str, Any] | None = None, progress: ProgressFactory = silent_progress) -> Generated:
+    """Generate instruction data for the images of a world split (every n-th with shard i/n):
+    generation records into `out` (a shard file) and LLaVA JSON beside it (`<out>.llava.json`)."""
+    from generators import GENERATORS
+    from generators.base import GenerationContext
+    from harness.core.records import WorldLayout
+    from harness.core.sharding import parse_shard, take_shard, write_shard
+    from harness.stages.world import image_infos
+
+    gen = GENERATORS.get(generator)()
+    sh = parse_shard(shard)
+    wd = Path(world_dir)
+    layout = WorldLayout(wd)
+    if not layout.instances(split).is_file():
+        raise MissingResource(f"{wd}: no {layout.instances(split).relative_to(wd)} (not a world directory, or no "
+                              f"split {split!r})")
+    infos = take_shard(image_infos(wd, split, with_scenes=layout.scenes(split).is_file()), sh)
+    vlm = None
+    if gen.reads_pixels:
+        if model is None:
+            raise BadInput(f"generator {generator!r} reads pixels: give --model")
+        vlm = _load_model(model)
+    types = tuple(data_types) or gen.data_types
+    opts = dict(options or {})
+    records = gen.generate(GenerationContext(images=infos, data_types=types, seed=seed, model=vlm, options=opts,
+                                             progress=progress))
+    out = Path(out)
+    fingerprint = {"generator": generator, "world": str(wd.resolve()), "split": split, "model": model,
+                   "types": list(types), "seed": seed, "options": opts, "n": sh[1]}
+    write_shard(out, records, sh, fingerprint)
+    _write_llava(out, records)
+    return Generated(len(records), len(infos), shard)
+
+
+def merge_shards(shards: Sequence[Path], out: Path) -> int:
+    """Merge the shard files of one `generate` run into `out` (and its LLaVA JSON); fails if any
+    shard is missing or incomplete. Returns the number of records."""
+    from harness.core.io import write_jsonl
+    from harness.core.sharding import merge_shards as merge
+
+    records = merge([Path(s) for s in shards])
+    write_jsonl(Path(out), records)
+    _write_llava(Path(out), records)
+    return len(records)
+
+
+def _write_llava(out: Path, records: Sequence[GenerationRecord]) -> None:
+    from generators.base import to_llava
+    from harness.core.io import write_json
+
+    write_json(out.with_name(out.name + ".llava.json"),
+               [c.model_dump(mode="json", by_alias=True) for c in to_llava(records)], indent=None)
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Data-quality rows of a dataset, with the notes the metrics raised and the records read."""
+
+    rows: list[QualityRecord]
+    notes: list[str]
+    records: int
+
+
+def measure_quality(file: Path, world: Path | None = None, split: str | None = None,
+                    references: Path | None = None, data_type: str = "conversation", source: str | None = None,
+                    n_boot: int = 1000, seed: int = 0, meteor: bool = True) -> QualityReport:
+    """Data-quality metrics of a dataset (generation records or LLaVA JSON), with 95% CIs; with
+    `world`, against its ground truth; with references (or the world's captions), caption metrics."""
+    import warnings
+
+    from harness.quality.metrics import quality_metrics
+    from harness.quality.readers import load_dataset, load_references, load_scenes, scene_index, world_references
+    from harness.quality.text import QualityNote
+
+    records = load_dataset(file, data_type)
+    scenes = load_scenes(world, split) if world else None
+    if scenes is not None:
+        index = scene_index(scenes)
+        if not any(index.get(r.image) is not None for r in records):
+            where = f"split {split!r} of {world}" if split else world
+            raise BadInput(f"{file}: none of its images is in the scenes of {where}")
+    refs = load_references(references) if references else (world_references(world, split) or None) if world else None
+    notes = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", QualityNote)
+        rows = quality_metrics(records, scenes, refs, source=source or Path(file).stem, n_boot=n_boot, seed=seed,
+                               meteor=meteor)
+    for w in caught:
+        if issubclass(w.category, QualityNote):
+            notes.append(str(w.message))
+        else:  # not ours to swallow
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return QualityReport(rows, notes, len(records))
+
+
+def render_report(run_dir: Path, fmt: str = "md") -> str:
+    """A run directory's report as markdown or one self-contained HTML page."""
+    from reports.run_data import load_run
+
+    run = load_run(run_dir)
+    title = f"vigc-bench report: {run.name}"
+    if fmt == "html":
+        from reports.html import render_html
+
+        return render_html(run, title)
+    from reports.markdown import render_run_markdown
+
+    return render_run_markdown(run, title)
+
+
+def export_foundation(run_dir: Path, out_dir: Path) -> dict[str, Any]:
+    """Export a finished study's vision towers and LM (with checksums and recipes) for
+    `foundation.pretrained`; returns the folder's index."""
+    from harness.core.records import MANIFEST
+    from harness.stages.pretrained import export
+
+    run = Path(run_dir)
+    if not (run / MANIFEST).is_file():
+        raise BadInput(f"{run / MANIFEST}: not found (is {run} a finished run directory?)")
+    return export(run, Path(out_dir))

@@ -1,0 +1,82 @@
+"""`vigc-bench run`: a whole study (or, with --dry-run, its plan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import click
+
+if TYPE_CHECKING:
+    from harness.stages.runner import StageOutput
+    from harness.study.graph import PlannedStage
+
+
+@click.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Study config YAML.")
+@click.option("--preset", type=click.Choice(["tiny", "smoke", "paper"]), help="A built-in study (default: tiny).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Run directory (default: runs/<name>).")
+@click.option("-o", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config value, e.g. -o finetune.steps=50 (repeatable).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False),
+              help="Shared stage cache (default: RUN_DIR/stages).")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Stages run at once, each in its own process [default: 2 for the embedded world's tiny "
+                   "models on 2+ cores, else 1]. Outputs are the same up to float rounding.")
+@click.option("--dry-run", is_flag=True, help="Print the stages the study would run (cached or to run, cache key, "
+              "inputs) and exit; nothing runs.")
+def run(config_file: str | None, preset: str | None, out_dir: str | None, overrides: tuple[str, ...],
+        cache_dir: str | None, quiet: bool, jobs: int | None, dry_run: bool) -> None:
+    """Run a whole study: world, foundation, data, finetune, predict, score, report.
+
+    A rerun reuses every finished stage; a changed setting recomputes only what depends on it.
+    """
+    from harness import api
+
+    cfg = api.load_study_config(config_file, preset, overrides)
+    run_dir = Path(out_dir) if out_dir else Path("runs") / cfg.name
+    cache = Path(cache_dir) if cache_dir else None
+    if dry_run:
+        click.echo(plan_text(api.plan_study(cfg, run_dir, cache)), nl=False)
+        return
+    from rich.console import Console
+
+    from harness.core.rich_progress import RichProgress
+
+    console = Console(stderr=True, quiet=quiet)
+    if quiet:
+        res = api.run_study(cfg, run_dir, cache_dir=cache, jobs=jobs)
+    else:
+        with RichProgress(console) as prog:
+            res = api.run_study(cfg, run_dir, prog, cache_dir=cache, jobs=jobs)
+    console.print(timing_summary(res.history))
+    cached = sum(o.cached for o in res.history)
+    if cached == len(res.history):
+        console.print(f"all {cached} stages cached")
+    click.echo(f"report: {res.report} (and {res.report.with_suffix('.html').name})")
+    click.echo(f"results: {res.run_dir / 'results.jsonl'}")
+
+
+def plan_text(stages: Sequence[PlannedStage]) -> str:
+    """One line per planned stage: cached or to run, name, key prefix, and the stages it reads."""
+    lines = [f"{'cached' if s.cached else 'run':6s}  {s.name:36s}  {s.key[:16]}"
+             + (f"  <- {', '.join(s.inputs.values())}" if s.inputs else "") for s in stages]
+    todo = sum(not s.cached for s in stages)
+    return "\n".join(lines + [f"{len(stages)} stages, {todo} to run, {len(stages) - todo} cached"]) + "\n"
+
+
+def timing_summary(history: Sequence[StageOutput]) -> Any:
+    """A rich table: one row per stage, cached or seconds, and the total."""
+    from rich.table import Table
+
+    t = Table(title="stages", show_lines=False)
+    t.add_column("stage")
+    t.add_column("status")
+    t.add_column("seconds", justify="right")
+    total = 0.0
+    for o in history:
+        t.add_row(o.name, "cached" if o.cached else "ran", f"{o.seconds:.1f}")
+        total += o.seconds
+    t.add_row("total", "", f"{total:.1f}")
+    return t
