@@ -15,8 +15,10 @@ given choices directly.".
 Predictions: JSON lines `{"question_id", "text"}` (LLaVA's answer file; other keys ignored).
 Scoring is LLaVA's `eval_science_qa.py` letter extraction (see `extract_letter`) with the
 categories of ScienceQA's `evaluations.py`. Differences, all about inputs the official scripts
-mishandle silently: a prediction for a pid absent from `problems.json`, a duplicate, or a file
-that covers none of the split is a `BadInput`; an integer `question_id` is matched as its
+mishandle silently: a duplicate prediction, or a file that covers none of the split, is a
+`BadInput`. As the official script, a prediction for a pid that is not in the split is never
+looked at (counted in `notes["unknown"]`), and a missing one is wrong (`notes["missing"]`);
+an integer `question_id` is matched as its
 string; a category with no items is left out of the metrics (the official script divides by
 zero), so bootstrap resamples skip it.
 """
@@ -155,7 +157,7 @@ def _read_data(data: Sequence[Path], split: str) -> tuple[Path, dict[str, dict[s
 
 
 def _read_predictions(path: Path, problems: dict[str, Any]) -> dict[str, str]:
-    """pid -> raw reply of a LLaVA answer file; unknown pids and duplicates are `BadInput`."""
+    """pid -> raw reply of a LLaVA answer file; a duplicate is a `BadInput`."""
     preds: dict[str, str] = {}
     for n, d in enumerate(iter_jsonl_dicts(path), 1):
         qid, text = d.get("question_id"), d.get("text")
@@ -164,8 +166,6 @@ def _read_predictions(path: Path, problems: dict[str, Any]) -> dict[str, str]:
         if not isinstance(text, str):
             raise BadInput(f"{path}: prediction {n} (question_id {qid}) has no 'text' string")
         pid = str(qid)
-        if pid not in problems:
-            raise BadInput(f"{path}: prediction {n}: question_id {pid} is not a problem of the data")
         if pid in preds:
             raise BadInput(f"{path}: question_id {pid} is predicted twice")
         preds[pid] = text
@@ -254,7 +254,8 @@ class ScienceQA(Benchmark[SqaOutcome]):
                                        choice_index(letter, len(p["choices"])) == p["answer"]))
         unread = sum(o.letter is None for o in outcomes) - missing
         return ScoreResult(metrics=self.aggregate(outcomes), outcomes=outcomes, n=len(outcomes),
-                           protocol=self.protocol, notes={"split": self.split, "missing": missing, "unread": unread})
+                           protocol=self.protocol, notes={"split": self.split, "missing": missing, "unread": unread,
+                                                          "unknown": len(set(preds) - set(pids))})
 
     def aggregate(self, outcomes: Sequence[SqaOutcome]) -> dict[str, float]:
         """accuracy and each non-empty category's accuracy (NAT ... G7-12), all 0-100."""

@@ -150,11 +150,13 @@ def score(benchmark: str, data: tuple[str, ...], predictions: str, as_json: bool
             raise VigcError(f"{p}: file not found")
     res = bench.score([Path(p) for p in data], Path(predictions))
     if as_json:
-        click.echo(json.dumps({**res.metrics, "n": res.n, "protocol": res.protocol}))
+        click.echo(json.dumps({**res.metrics, "n": res.n, "protocol": res.protocol, "notes": res.notes}))
         return
     click.echo(f"{benchmark} (n={res.n}, protocol: {res.protocol})")
     for k, v in res.metrics.items():
         click.echo(f"  {k:40s} {v:6.2f}")
+    if res.notes:  # counts the official protocol keeps quiet about: missing, unknown, unread ...
+        click.echo("  " + ", ".join(f"{k}: {v}" for k, v in res.notes.items()))
 
 
 @cli.command()
