@@ -151,7 +151,7 @@ def _no_duplicate_keys(path: Path) -> Callable[[list[tuple[str, Any]]], dict[str
         d: dict[str, Any] = {}
         for k, v in pairs:
             if k in d:
-                raise BadInput(f"{path}: key {k!r} occurs twice in one object")
+                raise BadInput(f"{path}: key {excerpt(k)} occurs twice in one object")
             d[k] = v
         return d
     return hook
@@ -172,7 +172,7 @@ def _check(path: Path, n: int, d: dict[str, Any], key: str, ok: bool, want: str)
     if key not in d:
         raise BadInput(f"{path}: question {n} has no {key!r} field")
     if not ok:
-        raise BadInput(f"{path}: question {n}: {key!r} must be {want}, got {d[key]!r}")
+        raise BadInput(f"{path}: question {n}: {key!r} must be {want}, got {excerpt(d[key])}")
 
 
 def read_dataset(data: Sequence[Path], scored: bool) -> list[tuple[Path, dict[str, Any]]]:
@@ -203,7 +203,7 @@ def read_dataset(data: Sequence[Path], scored: bool) -> list[tuple[Path, dict[st
                        "true or false")
             qid = d["question_id"]
             if qid in seen:
-                raise BadInput(f"{path}: question_id {qid!r} already occurs in {seen[qid]}")
+                raise BadInput(f"{path}: question_id {excerpt(qid)} already occurs in {seen[qid]}")
             seen[qid] = path
             rows.append((path, d))
     return rows

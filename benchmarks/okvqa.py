@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ScoreResult
 from benchmarks.vqa_eval import VqaOutcome, VqaScorer, aggregate_columns, aggregate_vqa
-from harness.errors import BadInput
+from harness.errors import BadInput, excerpt
 from harness.io import gc_paused, read_json, write_json
 from harness.records import Scene
 from harness.world.qa import Known, article, known_from_scene, number, quadrant_of, refer
@@ -245,7 +245,7 @@ def _check_fields(path: Path, what: str, n: int, d: Any, fields: dict[str, type]
             raise BadInput(f"{path}: {what} {n} has no {key!r} field")
         ok = is_int(d[key]) if typ is int else isinstance(d[key], typ)
         if not ok:
-            raise BadInput(f"{path}: {what} {n}: {key!r} must be {typ.__name__}, got {d[key]!r}")
+            raise BadInput(f"{path}: {what} {n}: {key!r} must be {typ.__name__}, got {excerpt(d[key])}")
 
 
 def _well_formed(rows: list[Any], fields: dict[str, type]) -> bool:
@@ -279,7 +279,7 @@ def _rows(path: Path, doc: Any, key: str, fields: dict[str, type]) -> list[dict[
     for n, d in enumerate(rows, 1):
         _check_fields(path, key[:-1], n, d, fields)
         if d["question_id"] in seen:
-            raise BadInput(f"{path}: question_id {d['question_id']} occurs twice")
+            raise BadInput(f"{path}: question_id {excerpt(d['question_id'])} occurs twice")
         seen.add(d["question_id"])
     return rows
 
@@ -341,13 +341,13 @@ def read_annotations(files: VqaFiles) -> list[dict[str, Any]]:
         return anns
     for n, a in enumerate(anns, 1):
         if not a["answers"]:
-            raise BadInput(f"{path}: annotation {n} (question_id {a['question_id']}) has no answers")
+            raise BadInput(f"{path}: annotation {n} (question_id {excerpt(a['question_id'])}) has no answers")
         for ans in a["answers"]:
             if not isinstance(ans, dict) or not isinstance(ans.get("answer"), str):
-                raise BadInput(f"{path}: annotation {n} (question_id {a['question_id']}): every answer needs an "
+                raise BadInput(f"{path}: annotation {n} (question_id {excerpt(a['question_id'])}): every answer needs an "
                                "'answer' string")
         if a["question_id"] not in question_ids:
-            raise BadInput(f"{path}: annotation {n}: question_id {a['question_id']} is not in the questions file")
+            raise BadInput(f"{path}: annotation {n}: question_id {excerpt(a['question_id'])} is not in the questions file")
     return anns
 
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ScoreResult
-from harness.errors import BadInput, MissingResource
+from harness.errors import BadInput, MissingResource, excerpt
 from harness.io import atomic_write_bytes, atomic_write_text, iter_jsonl_dicts, read_json, to_jsonl, write_json
 from harness.records import Scene
 from harness.world.qa import MC_SUFFIX, Known, article, known_from_scene, relation
@@ -109,7 +109,7 @@ def _check_problem(path: Path, pid: str, p: Any) -> None:
         if key not in p:
             raise BadInput(f"{path}: problem {pid} has no {key!r} field")
         if not isinstance(p[key], typ) or isinstance(p[key], bool):
-            raise BadInput(f"{path}: problem {pid}: {key!r} must be a {typ.__name__}, got {p[key]!r}")
+            raise BadInput(f"{path}: problem {pid}: {key!r} must be a {typ.__name__}, got {excerpt(p[key])}")
     if not p["choices"] or not all(isinstance(c, str) for c in p["choices"]):
         raise BadInput(f"{path}: problem {pid}: 'choices' must be a non-empty list of strings")
     if not 0 <= p["answer"] < len(p["choices"]):

@@ -34,7 +34,7 @@ from typing import Any, Callable, Mapping
 
 from generators.base import GenerationContext, ImageInfo
 from generators.templates import DETAIL_PROMPTS
-from harness.errors import BadConfig, VigcError
+from harness.errors import BadConfig, VigcError, excerpt
 from harness.io import atomic_write_text, hash_obj
 from harness.records import GenerationRecord
 
@@ -144,9 +144,9 @@ def _number(options: Mapping[str, Any], key: str, default: Any, kind: type, mini
         if isinstance(value, bool) or (out := kind(value)) != float(value):  # no True, no 2.5 retries
             raise ValueError
     except (TypeError, ValueError):
-        raise BadConfig(f"option {key}: expected a number, got {value!r}") from None
+        raise BadConfig(f"option {key}: expected a number, got {excerpt(value)}") from None
     if out < minimum:
-        raise BadConfig(f"option {key}: must be >= {minimum}, got {value!r}")
+        raise BadConfig(f"option {key}: must be >= {minimum}, got {excerpt(value)}")
     return out
 
 

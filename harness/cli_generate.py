@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from harness.errors import BadInput, MissingResource
+from harness.errors import BadInput, MissingResource, excerpt
 
 
 @click.command()
@@ -39,6 +39,9 @@ def generate(generator: str, world_dir: str, split: str, model: str | None, out_
     from harness.sharding import parse_shard, take_shard, write_shard
 
     gen = GENERATORS.get(generator)()
+    unknown = [t for t in data_types if t not in gen.data_types]
+    if unknown:  # before any work: a typo costs a second, not a generation run
+        raise BadInput(f"--data-type {excerpt(unknown[0])}: {generator} generates {', '.join(gen.data_types)}")
     sh = parse_shard(shard)
     wd = Path(world_dir)
     if not (wd / "annotations" / f"instances_{split}.json").is_file():

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import BadConfig
+from harness.errors import BadConfig, excerpt
 from harness.models.tiny import LMSpec, VisionSpec
 
 PRESETS = ("smoke", "tiny", "paper")
+NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # a study name: one plain folder name
 
 
 class Section(BaseModel):
     """Base of config sections: frozen, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `lr: .inf` or a NaN would run the whole study on NaN weights.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class WorldImages(Section):
@@ -73,6 +76,8 @@ class WorldConfig(Section):
 class VisionPretrain(VisionSpec):
     """Vision tower size and its pretraining schedule."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     steps: int = Field(600, ge=0)
     batch: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0)
@@ -80,6 +85,8 @@ class VisionPretrain(VisionSpec):
 
 class LMPretrain(LMSpec):
     """Language model size and its pretraining schedule on world text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     steps: int = Field(300, ge=0)
     batch: int = Field(64, ge=1)
@@ -211,6 +218,17 @@ class StudyConfig(Section):
 
     @model_validator(mode="after")
     def _cross_check(self) -> "StudyConfig":
+        if not NAME_RE.fullmatch(self.name):  # it names a folder under runs/: no '/', no '..'
+            raise ValueError(f"name {excerpt(self.name)}: use letters, digits, '.', '_' and '-' (at most 100, "
+                             "not starting with '.')")
+        from benchmarks import BENCHMARKS  # the registry, so a typo fails before any work
+
+        known = BENCHMARKS.names()
+        for b in self.benchmarks:
+            if b not in known:
+                close = difflib.get_close_matches(b, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"benchmarks: {excerpt(b)} is not a benchmark{hint} (known: {', '.join(known)})")
         v, w = self.foundation.vision, self.world
         if w.kind == "embedded":
             # One patch per grid cell: the vision pretraining labels each patch with its cell.

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from harness.errors import BadInput, MissingResource, excerpt
 
 R = TypeVar("R", bound=BaseModel)
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @functools.cache
@@ -121,6 +122,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         data = path.read_bytes()
     except OSError as e:
         raise BadInput(f"{path}: cannot be read ({e.strerror or e})") from None
+    data = data.removeprefix(UTF8_BOM)  # RFC 8259 lets a parser ignore one; editors on Windows write it
     try:
         with gc_paused():
             return orjson.loads(data)
@@ -150,6 +152,8 @@ def _jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise MissingResource(f"{path}: file not found")
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
+            if lineno == 1:
+                raw = raw.removeprefix(UTF8_BOM)
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from harness.config import StudyConfig, config_dict
 from harness.errors import BadConfig, VigcError
 from harness.io import hash_obj, read_json, sha256_bytes, write_json, write_jsonl
-from harness.records import QualityRecord, ResultRecord
+from harness.records import QualityRecord, ResultRecord, stage_dir_in_manifest
 from harness.stages import ProgressFactory, Runner, Stage, StageOutput, silent_progress
 
 # Which generated parts make up each data source (DESIGN §3). `seed` is in every source.
@@ -132,7 +132,7 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
                      "transformers": version("transformers")},
         "seed": cfg.seed,
         "stages": {o.name: {"key": o.key, "cached": o.cached, "seconds": round(o.seconds, 3),
-                            "path": str(o.path)} for o in runner.history},
+                            "path": stage_dir_in_manifest(run_dir, o.path)} for o in runner.history},
         "seconds": round(seconds, 3),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

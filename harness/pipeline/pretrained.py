@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 from harness.errors import BadConfig, BadInput
 from harness.io import read_json, sha256_bytes, write_json
+from harness.records import stage_dir_from_manifest
 from harness.stages import MANIFEST, StageContext
 
 VERSION = 1
@@ -136,7 +137,7 @@ def export(run_dir: Path, out: Path, parts: tuple[str, ...] = PARTS) -> dict[str
         entry = stages.get(f"foundation/{part}")
         if entry is None:
             raise BadInput(f"{run_dir / MANIFEST}: the run has no foundation/{part} stage")
-        src = Path(entry["path"])
+        src = stage_dir_from_manifest(run_dir, entry["path"])
         sm = read_json(src / MANIFEST)
         if "pretrained" in sm.get("meta", {}):
             raise BadInput(f"{src}: foundation/{part} was itself loaded from {sm['meta']['pretrained']}; "

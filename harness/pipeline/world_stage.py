@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from generators.base import Box, ImageInfo
+from harness.errors import BadInput
 from harness.io import read_json
 from harness.stages import StageContext
 from harness.world.export import read_scenes, write_world
@@ -25,9 +26,23 @@ def run_world(ctx: StageContext) -> dict[str, Any]:
 
 
 def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[ImageInfo]:
-    """Images of one split with their COCO boxes and captions (and ground truth if asked)."""
-    inst = read_json(world_dir / "annotations" / f"instances_{split}.json")
-    caps = read_json(world_dir / "annotations" / f"captions_{split}.json")
+    """Images of one split with their COCO boxes and captions (and ground truth if asked).
+
+    A COCO file of the wrong shape (no 'categories', a list where an object belongs, a box that
+    is not four numbers) is a `BadInput` naming it.
+    """
+    inst_path = world_dir / "annotations" / f"instances_{split}.json"
+    caps_path = world_dir / "annotations" / f"captions_{split}.json"
+    inst, caps = read_json(inst_path), read_json(caps_path)
+    try:
+        return _image_infos(world_dir, split, with_scenes, inst, caps)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        what = f"missing key {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise BadInput(f"{inst_path} / {caps_path.name}: not COCO instances and captions JSON ({what})") from e
+
+
+def _image_infos(world_dir: Path, split: str, with_scenes: bool, inst: Any, caps: Any) -> list[ImageInfo]:
+    """`image_infos` from the parsed files (their shape errors are the caller's to name)."""
     cats = {c["id"]: c["name"] for c in inst["categories"]}
     boxes: dict[int, list[Box]] = {}
     for a in inst["annotations"]:
