@@ -4,7 +4,7 @@ Each loads the official files, synthesizes them from the embedded world, builds 
 model answers, and scores predictions by the official protocol.
 """
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 
 BENCHMARKS: Registry = Registry("benchmark", "benchmarks")
 register_benchmark = BENCHMARKS.register

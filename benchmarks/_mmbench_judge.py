@@ -14,7 +14,7 @@ Differences from VLMEvalKit: after the last unreadable reply VLMEvalKit draws a 
 Z), this judge gives None, so a score never depends on a coin; VLMEvalKit's Chinese prompt for
 Chinese questions (`build_prompt_cn`, MMBench-CN) is not offered, as MMBench-CN is not scored here.
 
-HTTP goes through `generators.chat_backend.ChatClient` (retries with backoff, rate limit, disk
+HTTP goes through `harness.models.chat.ChatClient` (retries with backoff, rate limit, disk
 cache). A transport failure after the client's retries raises `ChatAPIError`, a `VigcError`: the
 endpoint is down and every later pass would fail too, so scoring stops with one line.
 """
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Mapping
 
 from benchmarks.parsing import REFUSED, extract_choice
-from generators.chat_backend import ChatClient, ChatSettings, MalformedReplyError
-from harness.errors import BadInput
+from harness.models.chat import ChatClient, ChatSettings, MalformedReplyError
+from harness.core.errors import BadInput
 
 JUDGE_ATTEMPTS = 3  # VLMEvalKit: `retry = 3` requests per unresolved pass
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"

@@ -14,7 +14,7 @@ import math
 import random
 from typing import Any, Callable, Sequence
 
-from harness.records import Scene
+from harness.core.records import Scene
 from harness.world.qa import Known, known_from_scene, quadrant_of, refer, relation, unique_mode
 from harness.world.spec import COLOURS, SHAPES
 

@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from benchmarks import register_benchmark
-from benchmarks.base import Benchmark, BenchItem, ScoreResult
+from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
 from benchmarks.okvqa import ANSWERS_PER_QUESTION, KnowledgeQuestion, is_int, bare, knowledge_questions
 from benchmarks.parsing import extract_choice
-from harness.errors import BadInput, MissingResource, excerpt
-from harness.io import write_json
-from harness.records import Scene
+from harness.core.errors import BadInput, MissingResource, excerpt
+from harness.core.io import write_json
+from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -305,3 +305,16 @@ class AOKVQA(Benchmark[AokvqaOutcome]):
         da = [o.da for o in outcomes if o.da is not None]
         return {"mc_accuracy": sum(mc) / len(mc) * 100 if mc else 0.0,
                 "da_accuracy": sum(da) / len(da) * 100 if da else 0.0}
+
+    def item_scores(self, data: Sequence[Path], predictions: Path,
+                    result: ScoreResult[AokvqaOutcome]) -> list[ItemScore]:
+        """Per question: the multiple-choice hit, the chosen text and the right choice."""
+        preds = read_predictions(Path(predictions))
+        ref = {d["question_id"]: d["choices"][d["correct_choice_idx"]] for _, d in read_dataset(data, scored=True)}
+        out = []
+        for o in result.outcomes:
+            mc = preds.get(o.question_id, {}).get("multiple_choice")
+            mc = mc if isinstance(mc, str) else None  # a non-string value scored 0 and is no answer text
+            # The raw reply is not in the official prediction file; its multiple-choice text is.
+            out.append(ItemScore(o.question_id, o.mc, mc, mc, ref.get(o.question_id)))
+        return out

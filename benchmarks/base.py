@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Sequence, TypeVar
 
-from harness.records import Scene
+from harness.core.records import Scene
 
 O = TypeVar("O")
 
@@ -92,12 +92,25 @@ class Benchmark(ABC, Generic[O]):
     def aggregate(self, outcomes: Sequence[O]) -> dict[str, float]:
         """Metrics (0-100) from per-item outcomes; used again on bootstrap resamples."""
 
+    @abstractmethod
     def item_scores(self, data: Sequence[Path], predictions: Path, result: ScoreResult[O]) -> list[ItemScore]:
         """Per-item scores of `result` (from `score` on the same files) for the primary metric.
 
-        A benchmark overrides this in its own file; the built-in ones are read by the views in
-        `benchmarks/_samples.py`. An empty list means the benchmark offers no per-item view.
+        Read back with the benchmark's own readers: every outcome of `score` paired with the raw
+        answer, what the protocol extracted and the right answer, such that `primary_from_items`
+        of the list equals `result.metrics[primary_metric]` (a contract test checks this for
+        every registered benchmark). The study writes them as per-sample records.
         """
-        from benchmarks._samples import builtin_item_scores
 
-        return builtin_item_scores(self, data, predictions, result)
+
+def primary_from_items(items: Sequence[ItemScore]) -> float:
+    """The primary metric (0-100) recomputed from item scores: groups score their minimum."""
+    units: dict[str, tuple[float, float]] = {}
+    for it in items:
+        if it.group is None:
+            units[f"item:{it.id}"] = (it.score * it.weight, it.weight)
+        else:
+            prev = units.get(f"group:{it.group}", (1.0, 1.0))
+            units[f"group:{it.group}"] = (min(prev[0], it.score), 1.0)
+    den = sum(d for _, d in units.values())
+    return 100.0 * sum(n for n, _ in units.values()) / den if den else 0.0

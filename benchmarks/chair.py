@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from benchmarks import register_benchmark
-from benchmarks.base import Benchmark, BenchItem, ScoreResult
-from harness.errors import BadInput, excerpt
-from harness.io import iter_jsonl_dicts, read_json, write_json
-from harness.records import Scene
+from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
+from harness.core.errors import BadInput, excerpt
+from harness.core.io import iter_jsonl_dicts, read_json, write_json
+from harness.core.records import Scene
 from harness.world.spec import SHAPES, all_object_words
 
 PROMPT = "Describe this image in detail."
@@ -374,3 +374,13 @@ class Chair(Benchmark[ChairOutcome]):
         return {"CHAIRs": _pct(sum(o.hallucinated > 0 for o in outcomes), len(outcomes)),
                 "CHAIRi": _pct(sum(o.hallucinated for o in outcomes), sum(o.mentions for o in outcomes)),
                 "recall": _pct(sum(o.recalled for o in outcomes), sum(o.gt_objects for o in outcomes))}
+
+    def item_scores(self, data: Sequence[Path], predictions: Path,
+                    result: ScoreResult[ChairOutcome]) -> list[ItemScore]:
+        """Per caption: its share of hallucinated mentions, weighted by its mentions (CHAIRi pools
+        mentions over captions); `extracted` lists the hallucinated words."""
+        captions = dict(_read_predictions(Path(predictions)))
+        return [ItemScore(str(o.image_id), o.hallucinated / o.mentions if o.mentions else 0.0,
+                          captions.get(o.image_id), ", ".join(o.hallucinated_words) or None, None,
+                          weight=float(o.mentions))
+                for o in result.outcomes]

@@ -29,11 +29,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from benchmarks import register_benchmark
 from benchmarks._mmbench_world import build_questions
-from benchmarks.base import Benchmark, BenchItem, ScoreResult
+from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
 from benchmarks.parsing import REFUSED, extract_choice, option_tokens
-from harness.errors import BadInput, MissingResource, excerpt
-from harness.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
-from harness.records import Scene
+from harness.core.errors import BadInput, MissingResource, excerpt
+from harness.core.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
+from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -336,4 +336,19 @@ class MMBench(Benchmark[MMBenchOutcome]):
             for name in names:
                 key = name if name not in out else f"category/{name}"
                 out[key] = pct([o for o in outcomes if getattr(o, attr) == name])
+        return out
+
+    def item_scores(self, data: Sequence[Path], predictions: Path,
+                    result: ScoreResult[MMBenchOutcome]) -> list[ItemScore]:
+        """Per pass (rotated copy): hit or miss, grouped by question, so that the group's minimum
+        is the question's CircularEval hit; categories: the question's l2-category."""
+        preds = read_predictions(Path(predictions))
+        hit = {o.index: o.hit for o in result.outcomes}
+        out = []
+        for p in circular_passes(_read_rows(data)):
+            got = extract_choice(preds[p.index], p.options)
+            # A question the judge passed passes in every pass, whatever the heuristics read.
+            score = 1.0 if hit[p.group] else float(got == p.answer)
+            out.append(ItemScore(str(p.index), score, preds[p.index], got, p.answer, group=str(p.group),
+                                 categories=(p.row.l2_category,) if p.row.l2_category else ()))
         return out

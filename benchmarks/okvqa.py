@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmarks import register_benchmark
-from benchmarks.base import Benchmark, BenchItem, ScoreResult
+from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
 from benchmarks.vqa_eval import VqaOutcome, VqaScorer, aggregate_columns, aggregate_vqa
-from harness.errors import BadInput, excerpt
-from harness.io import gc_paused, read_json, write_json
-from harness.records import Scene
+from harness.core.errors import BadInput, excerpt
+from harness.core.io import gc_paused, read_json, write_json
+from harness.core.records import Scene
 from harness.world.qa import Known, article, known_from_scene, number, quadrant_of, refer
 from harness.world.spec import COLOUR_INFO, NUMBER_WORDS, SHAPES
 
@@ -440,3 +440,16 @@ class OKVQA(Benchmark[VqaOutcome]):
     def aggregate(self, outcomes: Sequence[VqaOutcome]) -> dict[str, float]:
         """`accuracy`, `per_answer_type/<t>`, `per_question_type/<t>` (0-100, rounded to 2 as official)."""
         return aggregate_vqa(outcomes)
+
+    def item_scores(self, data: Sequence[Path], predictions: Path,
+                    result: ScoreResult[VqaOutcome]) -> list[ItemScore]:
+        """Per question: its VQA accuracy, the answer, and the most common annotator answer as
+        the reference; categories: its answer type."""
+        from collections import Counter
+
+        preds = read_results(Path(predictions))
+        ref = {a["question_id"]: Counter(x["answer"] for x in a["answers"]).most_common(1)[0][0]
+               for a in read_annotations(read_files(data))}
+        return [ItemScore(str(o.question_id), o.accuracy, preds.get(o.question_id), preds.get(o.question_id),
+                          ref.get(o.question_id), categories=(f"per_answer_type/{o.answer_type}",))
+                for o in result.outcomes]

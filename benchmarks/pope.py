@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from benchmarks import register_benchmark
-from benchmarks.base import Benchmark, BenchItem, ScoreResult
+from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
 from benchmarks.parsing import pope_yes_no
-from harness.errors import BadInput, excerpt
-from harness.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
-from harness.records import Scene
+from harness.core.errors import BadInput, excerpt
+from harness.core.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
+from harness.core.records import Scene
 from harness.world.qa import article
 
 SPLITS: tuple[str, ...] = ("random", "popular", "adversarial")
@@ -248,3 +248,10 @@ class Pope(Benchmark[PopeOutcome]):
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         return {"accuracy": _pct(correct, n), "precision": 100.0 * precision, "recall": 100.0 * recall,
                 "f1": 100.0 * f1, "yes_ratio": _pct(tp + fp, n)}
+
+    def item_scores(self, data: Sequence[Path], predictions: Path,
+                    result: ScoreResult[PopeOutcome]) -> list[ItemScore]:
+        """Per question: hit or miss, the raw answer and the yes / no the protocol read from it."""
+        preds = _read_predictions(Path(predictions))
+        return [ItemScore(str(o.question_id), float(o.label == o.prediction), preds.get(o.question_id), o.prediction,
+                          o.label) for o in result.outcomes]

@@ -33,10 +33,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Sequence
 
 from benchmarks import register_benchmark
-from benchmarks.base import Benchmark, BenchItem, ScoreResult
-from harness.errors import BadInput, MissingResource, excerpt
-from harness.io import atomic_write_bytes, atomic_write_text, iter_jsonl_dicts, read_json, to_jsonl, write_json
-from harness.records import Scene
+from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
+from harness.core.errors import BadInput, MissingResource, excerpt
+from harness.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl_dicts, read_json, to_jsonl, write_json
+from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX, Known, article, known_from_scene, relation
 from harness.world.spec import COLOUR_INFO, COLOURS, SHAPES
 
@@ -264,6 +264,19 @@ class ScienceQA(Benchmark[SqaOutcome]):
         for key in CATEGORY_KEYS:
             if hits := [o.correct for o in outcomes if key in o.categories]:
                 out[key] = sum(hits) / len(hits) * 100
+        return out
+
+    def item_scores(self, data: Sequence[Path], predictions: Path,
+                    result: ScoreResult[SqaOutcome]) -> list[ItemScore]:
+        """Per problem: hit or miss, the answer, the letter read from it and the right letter;
+        categories: NAT / SOC / LAN, TXT / IMG / NO, G1-6 / G7-12."""
+        _, problems, _ = _read_data(data, self.split)
+        preds = _read_predictions(Path(predictions), problems)
+        out = []
+        for o in result.outcomes:
+            answer = problems[o.pid]["answer"]
+            ref = OPTIONS[answer] if 0 <= answer < len(OPTIONS) else None
+            out.append(ItemScore(o.pid, float(o.correct), preds.get(o.pid), o.letter, ref, categories=o.categories))
         return out
 
 

@@ -1,6 +1,6 @@
 """Data generators: one file each, registered with `@register_generator`."""
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 
 GENERATORS: Registry = Registry("generator", "generators")
 register_generator = GENERATORS.register

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from harness.records import Conversation, GenerationRecord, Scene, Turn
-from harness.stages import ProgressFactory, silent_progress
+from harness.core.records import Conversation, GenerationRecord, Scene, Turn
+from harness.core.progress import ProgressFactory, silent_progress
 from harness.world.qa import split_options
 
 DATA_TYPES = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")

@@ -11,8 +11,8 @@ import random
 from generators import register_generator
 from generators.base import GenerationContext, Generator
 from generators.language_only import template_records
-from harness.errors import MissingResource
-from harness.records import GenerationRecord
+from harness.core.errors import MissingResource
+from harness.core.records import GenerationRecord
 from harness.world.qa import known_from_scene
 
 

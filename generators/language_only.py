@@ -6,7 +6,7 @@ category and box, but an object's colour only when a caption states it; so it le
 what the captions leave out, as annotation-only generators do on COCO.
 
 Backends: `template` (default: deterministic, offline) and `chat` (an OpenAI-compatible
-endpoint, for users who have one; see `generators/chat_backend.py`).
+endpoint, for users who have one; see `generators/language_chat.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Sequence
 from generators import register_generator
 from generators.base import Box, GenerationContext, Generator, ImageInfo
 from generators.templates import conversation_qas, detail_description, reasoning_qa, knowledge_qa, DETAIL_PROMPTS
-from harness.records import GenerationRecord
+from harness.core.records import GenerationRecord
 from harness.world.qa import Known, size_class
 from harness.world.spec import COLOURS, all_object_words
 
@@ -83,7 +83,7 @@ class LanguageOnly(Generator):
         """Template backend unless `ctx.options['backend'] == 'chat'`."""
         backend = ctx.options.get("backend", "template")
         if backend == "chat":
-            from generators.chat_backend import chat_generate
+            from generators.language_chat import chat_generate
 
             return chat_generate(ctx)
         task = ctx.progress("language-only data", len(ctx.images))

@@ -1,4 +1,4 @@
-"""Parsing VIG outputs ("Question: ... Answer: ...") and splitting answers into sentences.
+"""Parsing VIG outputs ("Question: ... Answer: ...") into question and answer.
 
 Written once and used by the VIGC generator and its tests; the rules are deliberately strict
 about structure (an output without both parts is dropped and counted) and lenient about
@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 _Q = re.compile(r"question\s*:", re.IGNORECASE)
 _A = re.compile(r"answer\s*:", re.IGNORECASE)
-_SENT = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -52,14 +51,3 @@ def parse_vig(text: str) -> ParsedVIG:
         return ParsedVIG("no_answer", question=question)
     return ParsedVIG("ok", question, answer)
 
-
-def sentences(text: str) -> list[str]:
-    """Split text into sentences at ., ! or ? followed by whitespace (keeps the punctuation)."""
-    t = text.strip()
-    return [s.strip() for s in _SENT.split(t) if s.strip()] if t else []
-
-
-def first_sentence(text: str) -> str:
-    """The first sentence of `text` ('' for empty text)."""
-    ss = sentences(text)
-    return ss[0] if ss else ""

@@ -22,8 +22,9 @@ from typing import Any, Sequence
 
 from generators import register_generator
 from generators.base import GenerationContext, Generator, ImageInfo
-from generators.vig_parse import first_sentence, parse_vig, sentences
-from harness.records import GenerationRecord
+from generators.vig_parse import parse_vig
+from harness.core.text import first_sentence, sentences
+from harness.core.records import GenerationRecord
 
 VIG_INSTRUCTIONS: dict[str, tuple[str, ...]] = {
     "conversation": (
@@ -140,7 +141,7 @@ class VIGC(Generator):
 
     def generate(self, ctx: GenerationContext) -> list[GenerationRecord]:
         """Records carry the VIG answer, every VIC step and the final (corrected) answer."""
-        from harness.pipeline.features import feature_table
+        from harness.models.features import feature_table
 
         vlm = ctx.model
         if vlm is None:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from harness.errors import BadInput, MissingResource, excerpt
-from harness.io import read_json
+from harness.core.errors import BadInput, MissingResource, excerpt
+from harness.core.io import read_json
 from reports.leaderboard import declared
 from reports.run_data import RunData
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from harness.records import ResultRecord, SampleRecord
+from harness.core.records import ResultRecord, SampleRecord
 from reports.leaderboard import ALPHA, declared
 from reports.run_data import RunData, unit_scores
 
@@ -66,7 +66,7 @@ def _same_items(a: Sequence[SampleRecord], b: Sequence[SampleRecord]) -> bool:
 
 def _delta(first: RunData, later: RunData, key: Key, r0: ResultRecord, r1: ResultRecord, n_perm: int,
            seed: int) -> Delta:
-    from harness.stats import paired_test
+    from harness.core.stats import paired_test
 
     diff = r1.value - r0.value
     sa, sb = _tested_samples(later, key), _tested_samples(first, key)

@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.records import SampleRecord
+from harness.core.records import SampleRecord
 from reports.run_data import RunData
 
 

@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from harness.errors import MissingResource
-from harness.records import ResultRecord, SampleRecord
+from harness.core.errors import MissingResource
+from harness.core.records import ResultRecord, SampleRecord
 from reports.run_data import RunData, unit_scores
 
 BASELINE = "seed"
@@ -113,7 +113,7 @@ def _samples(run: RunData, t: str, s: str, col: Column) -> list[SampleRecord]:
 
 def _level(run: RunData, t: str, s: str, col: Column, n_boot: int, seed: int) -> dict[str, Any] | None:
     """Value and interval: the reported record for one split, else pooled from samples."""
-    from harness.stats import cluster_bootstrap
+    from harness.core.stats import cluster_bootstrap
 
     if len(col.splits) == 1:
         r = _result(run, t, s, col)
@@ -140,7 +140,7 @@ def _level(run: RunData, t: str, s: str, col: Column, n_boot: int, seed: int) ->
 def paired(run: RunData, a: tuple[str, str], b: tuple[str, str], col: Column, n_boot: int = 1000,
            n_perm: int = 2000, seed: int = 0) -> dict[str, Any] | None:
     """Paired test of model `a` against model `b` on the units both answered (0-100 scale)."""
-    from harness.stats import paired_test
+    from harness.core.stats import paired_test
 
     ua, ub = unit_scores(_samples(run, *a, col)), unit_scores(_samples(run, *b, col))
     common = [k for k in ua if k in ub]

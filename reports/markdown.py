@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Sequence
 
-from harness.records import QualityRecord, ResultRecord
+from harness.core.records import QualityRecord, ResultRecord
 
 if TYPE_CHECKING:  # pandas and the leaderboard are imported only when a report is rendered
     import pandas as pd

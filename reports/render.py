@@ -9,7 +9,7 @@ from typing import Any
 def write_reports(run_dir: Path, title: str, manifest: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Render report.md and report.html into `run_dir`; `manifest` stands in for manifest.json,
     which a study writes last. The leaderboards (and their paired tests) are computed once."""
-    from harness.io import atomic_write_text
+    from harness.core.io import atomic_write_text
     from reports.html import render_html
     from reports.leaderboard import leaderboards
     from reports.markdown import render_run_markdown

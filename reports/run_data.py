@@ -13,9 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from harness.errors import BadInput, MissingResource
-from harness.errors import excerpt
-from harness.records import QualityRecord, ResultRecord, SampleRecord, stage_dir_from_manifest
+from harness.core.errors import BadInput, MissingResource, excerpt
+from harness.core.records import QualityRecord, ResultRecord, SampleRecord, stage_dir_from_manifest
 
 SAMPLES = "samples.jsonl"
 Cell = tuple[str, str, str, str]  # (target, source, benchmark, split)
@@ -60,7 +59,7 @@ class RunData:
         """The image file of a sample, or None when it has none, the file is gone, it lies outside
         the run directory and the stage cache the samples came from, or its bytes do not match
         the recorded `image_sha256` (a report embeds only the image the model was shown)."""
-        from harness.io import sha256_file
+        from harness.core.io import sha256_file
 
         folder = self.sample_dirs.get((s.target, s.source, s.benchmark))
         if s.image is None or folder is None:
@@ -111,7 +110,7 @@ def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_s
     Raises `MissingResource` when there is no results.jsonl and `BadInput` for malformed files,
     each naming the file.
     """
-    from harness.io import read_json, read_jsonl
+    from harness.core.io import read_json, read_jsonl
 
     rd = Path(run_dir)
     if not (rd / "results.jsonl").is_file():
@@ -139,7 +138,7 @@ def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_s
 
 def unit_scores(samples: list[SampleRecord]) -> dict[str, tuple[float, float]]:
     """{unit id: (num, den)} of samples of one cell; unit ids carry the split, so splits pool."""
-    from harness.stats import collapse_groups
+    from harness.core.stats import collapse_groups
 
     return collapse_groups([f"{s.split}/{s.item_id}" for s in samples], [s.score for s in samples],
                            [s.weight for s in samples],

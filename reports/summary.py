@@ -13,7 +13,7 @@ BASE_PART = "seed"
 
 def generated_records(run: RunData) -> dict[str, int]:
     """Records each data part holds: the `n` of its parse_failure_rate over all data types,
-    which `reports.quality` defines as every record of the part."""
+    which `harness.quality.metrics` defines as every record of the part."""
     return {q.source: q.n for q in run.quality if q.data_type == "all" and q.metric == "parse_failure_rate"}
 
 

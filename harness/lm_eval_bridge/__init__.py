@@ -6,7 +6,7 @@
   which is the benchmark's own official scorer, so lm-eval prints what `vigc-bench score`
   prints for the same answers;
 - `model.register_vigc_model` registers the `vigc` lm-eval model (`--model_args path=DIR`),
-  which answers through `harness.predict.predict_items`, the loop `vigc-bench predict` uses;
+  which answers through `harness.stages.predict.predict_items`, the loop `vigc-bench predict` uses;
 - `python -m harness.lm_eval_bridge ...` is the `lm_eval` command with that model registered.
 
 Nothing here imports lm_eval at import time.

@@ -2,7 +2,7 @@
 
 lm-eval's own `hf-multimodal` cannot run these checkpoints (image tokens after the question,
 cached vision features) nor multiple choice on images; this wrapper answers through
-`harness.predict.predict_items`, the loop `vigc-bench predict` uses, so both give the same
+`harness.stages.predict.predict_items`, the loop `vigc-bench predict` uses, so both give the same
 answer to the same item. Model arguments: `path` (checkpoint directory, required),
 `num_beams` (default 1), `blind` (default false: the blank-image control), plus lm-eval's
 `--batch_size` (an integer; "auto" means the default, 16).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 MODEL_NAME = "vigc"
 DEFAULT_BATCH_SIZE = 16
@@ -64,8 +64,8 @@ def vigc_lm_class() -> type:
             batches that task's items (by prompt length, in doc order), so answers match."""
             from rich.console import Console
 
-            from harness.predict import predict_items
-            from harness.progress import RichProgress
+            from harness.stages.predict import predict_items
+            from harness.core.progress import RichProgress
 
             by_task: dict[Any, list[int]] = {}
             for i, req in enumerate(requests):

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource
 
 SPEC_NAME = "vigc_tasks.json"
 HELPER_NAME = "vigc_tasks.py"
@@ -23,7 +23,7 @@ SCHEMA = 1
 @functools.lru_cache(maxsize=8)
 def _read_spec(folder: str, mtime_ns: int) -> dict[str, Any]:
     """The task spec of a folder (cached per file version: the generator may rewrite it)."""
-    from harness.io import read_json
+    from harness.core.io import read_json
 
     spec = read_json(Path(folder) / SPEC_NAME)
     if not isinstance(spec, dict) or spec.get("schema") != SCHEMA or not isinstance(spec.get("tasks"), dict):
@@ -69,7 +69,7 @@ def score_answers(spec: dict[str, Any], answers: dict[str, str]) -> Any:
     Every item needs an answer: official scorers reject partial prediction files, so an
     lm-eval run with `--limit` cannot be scored.
     """
-    from harness.predict import load_items, open_benchmark
+    from harness.stages.predict import load_items, open_benchmark
 
     bench = open_benchmark(spec["benchmark"], spec.get("split"))
     data = [Path(p) for p in spec["data"]]

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.errors import BadInput
-from harness.io import atomic_write_bytes, atomic_write_text, read_json, to_jsonl, write_json
+from harness.core.errors import BadInput
+from harness.core.io import atomic_write_bytes, atomic_write_text, read_json, to_jsonl, write_json
 from harness.lm_eval_bridge.runtime import HELPER_NAME, SCHEMA, SPEC_NAME
 
 TASK_PREFIX = "vigc_"
@@ -170,7 +170,7 @@ def write_tasks(out_dir: Path, specs: Sequence[TaskSpec]) -> dict[str, dict[str,
     Every data file is loaded (and scored with empty answers) first, so bad input fails
     before anything is written.
     """
-    from harness.predict import load_items, open_benchmark
+    from harness.stages.predict import load_items, open_benchmark
 
     if not specs:
         raise BadInput("no benchmark data given (--data)")

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.errors import BadInput, MissingResource
-from harness.training.encode import encode_prompt, image_after_question, pad_batch
+from harness.core.errors import BadInput, MissingResource
+from harness.models.encode import encode_prompt, image_after_question, pad_batch
 
 ImageLike = Any  # a path, encoded bytes, or a PIL image
 

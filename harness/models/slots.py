@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.records import Scene
+from harness.core.records import Scene
 from harness.world.spec import COLOURS, SHAPES, SIZES
 
 SLOT_FILE = "slots.safetensors"

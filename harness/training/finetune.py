@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from harness.models.foundation import lr_at
-from harness.training.encode import IGNORE, encode_chat, llava_messages, pad_batch
+from harness.training.pretrain import lr_at
+from harness.models.encode import IGNORE, encode_chat, llava_messages, pad_batch
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from harness.records import Scene, SceneObject
+from harness.core.records import Scene, SceneObject
 from harness.world.spec import NUMBER_WORDS, SHAPES
 
 

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal, Sequence
 
-from harness.records import Scene, SceneObject
+from harness.core.records import Scene, SceneObject
 from harness.world.qa import Known, quadrant_of, relation
 from harness.world.spec import COLOURS, NUMBER_WORDS, SHAPES, all_object_words
 

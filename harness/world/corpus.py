@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Iterator, Sequence
 
-from harness.records import Scene
+from harness.core.records import Scene
 from harness.world.captions import make_captions
 from harness.world.qa import MC_SUFFIX, article
 from harness.world.spec import COLOUR_INFO, NUMBER_WORDS, SHAPES

@@ -13,8 +13,8 @@ import io
 from pathlib import Path
 from typing import Callable, Sequence
 
-from harness.io import atomic_write_bytes, read_jsonl, write_json, write_jsonl
-from harness.records import Scene
+from harness.core.io import atomic_write_bytes, read_jsonl, write_json, write_jsonl
+from harness.core.records import Scene
 from harness.world.captions import make_captions
 from harness.world.render import render_scene
 from harness.world.scenes import sample_scene

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 from harness.world.spec import NUMBER_WORDS, SHAPES
 
 if TYPE_CHECKING:
-    from harness.records import Scene
+    from harness.core.records import Scene
 
 MC_SUFFIX = "Answer with the option's letter from the given choices directly."
 
@@ -227,7 +227,7 @@ def split_options(text: str) -> tuple[str, str]:
     """A prompt cut before its lettered options: (question, "A. ..." lines and what follows them),
     or (text, "") when it has none.
 
-    The tiny models see the image between the two (`harness.training.encode.image_after_question`).
+    The tiny models see the image between the two (`harness.models.encode.image_after_question`).
     A causal LM reads left to right: with the image after the options, an option's tokens cannot
     look at the image, and the whole match (find the answer in the image, then the option that
     says it, then its letter) falls to the last position. Pilot, continuing the shipped LM on

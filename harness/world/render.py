@@ -7,7 +7,7 @@ import random
 
 from PIL import Image, ImageDraw
 
-from harness.records import Scene, SceneObject
+from harness.core.records import Scene, SceneObject
 from harness.world.spec import COLOURS
 
 

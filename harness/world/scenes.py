@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from harness.records import Scene, SceneObject
+from harness.core.records import Scene, SceneObject
 from harness.world.spec import COLOURS, SHAPES, SIZES, THEMES
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import BENCHMARKS
 from benchmarks.aokvqa import AOKVQA, build_prompt, options_from_prompt, reply_to_prediction
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.world.export import read_scenes, write_world
 
 COLOURS4 = ["red", "blue", "green", "black"]

@@ -13,7 +13,7 @@ import pytest
 from benchmarks import BENCHMARKS
 from benchmarks.chair import (PROMPT, Chair, _word_tokenizer, coco_vocabulary, mentions, pick_vocabulary,
                               sentence_tokens, world_vocabulary)
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.world.export import read_scenes, write_world
 from harness.world.spec import SHAPES
 

@@ -62,7 +62,7 @@ def test_round_trip(name: str, world: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", BENCHMARKS.names())
 def test_unknown_benchmark_file_is_a_clear_error(name: str, tmp_path: Path) -> None:
     """A data file that does not exist or is not the benchmark's format raises, never scores."""
-    from harness.errors import VigcError
+    from harness.core.errors import VigcError
 
     bench = BENCHMARKS.get(name)()
     junk = tmp_path / "junk.json"

@@ -11,7 +11,7 @@ import pytest
 from benchmarks import BENCHMARKS
 from benchmarks._mmbench_world import L2_ORDER, build_questions
 from benchmarks.mmbench import MMBench, McqRow, build_prompt, circular_passes, letter_like, read_table
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.world.export import read_scenes, write_world
 
 IMG = base64.b64encode(b"\x89PNG fake image bytes " * 8).decode()

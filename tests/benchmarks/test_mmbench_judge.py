@@ -16,10 +16,10 @@ import pytest
 import benchmarks._mmbench_judge as judge_mod
 from benchmarks._mmbench_judge import ChatChoiceJudge, build_judge, matching_prompt
 from benchmarks.mmbench import MMBench
-from generators.chat_backend import ChatAPIError, ChatClient, ChatSettings
+from harness.models.chat import ChatAPIError, ChatClient, ChatSettings
 from harness.cli import main
-from harness.errors import BadInput
-from tests.generators._fake_openai import FakeOpenAI, Reply, completion
+from harness.core.errors import BadInput
+from tests.harness.models._fake_openai import FakeOpenAI, Reply, completion
 
 UNREADABLE = "I think it is the blue one"  # no letter, and too long for the option-text rule
 

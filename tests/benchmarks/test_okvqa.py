@@ -10,7 +10,7 @@ import pytest
 from benchmarks import BENCHMARKS
 from benchmarks.okvqa import OKVQA, PROMPT_SUFFIX, annotator_answers, knowledge_questions
 from benchmarks.vqa_eval import normalize_answer, prepare_ground_truth, process_punctuation, vqa_accuracy
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.world.export import read_scenes, write_world
 from harness.world.spec import COLOURS, all_object_words
 

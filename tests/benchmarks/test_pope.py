@@ -7,8 +7,8 @@ import pytest
 
 from benchmarks import BENCHMARKS
 from benchmarks.pope import Pope, build_questions, question_text
-from harness.errors import BadInput
-from harness.records import Scene, SceneObject
+from harness.core.errors import BadInput
+from harness.core.records import Scene, SceneObject
 from harness.world.export import read_scenes, write_world
 
 

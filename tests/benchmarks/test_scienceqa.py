@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import BENCHMARKS
 from benchmarks.scienceqa import CATEGORY_KEYS, ScienceQA, build_prompt, choice_index, extract_letter
-from harness.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource
 from harness.world.export import read_scenes, write_world
 
 

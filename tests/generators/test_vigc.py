@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from generators.vig_parse import first_sentence, parse_vig, sentences
+from generators.vig_parse import parse_vig
+from harness.core.text import first_sentence, sentences
 from generators.vigc import (StopRule, correct, first_word_distribution, vic_prompt, vic_step_outcome,
                              vig_instruction, vig_target)
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from harness.io import to_jsonl, write_json
-from harness.records import QualityRecord, ResultRecord, SampleRecord
-from harness.stats import cluster_bootstrap, collapse_groups
+from harness.core.io import to_jsonl, write_json
+from harness.core.records import QualityRecord, ResultRecord, SampleRecord
+from harness.core.stats import cluster_bootstrap, collapse_groups
 
 EVIL = ["<script>alert('x')</script>", "<img src=x onerror=alert(1)>"]
 L2 = ("coarse_perception", "logic_reasoning")

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from harness.records import QualityRecord, SampleRecord
+from harness.core.records import QualityRecord, SampleRecord
 from reports.html import CSP, render_html
 from reports.markdown import QUALITY_COLUMNS
 from reports.run_data import load_run

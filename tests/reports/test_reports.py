@@ -108,7 +108,7 @@ def test_report_command_writes_both_formats(run_dir: Path, tmp_path: Path, capsy
 
 
 def test_write_reports_uses_a_manifest_not_yet_on_disk(run_dir: Path) -> None:
-    from harness.io import read_json
+    from harness.core.io import read_json
     from reports.render import write_reports
 
     manifest = read_json(run_dir / "manifest.json")
@@ -121,7 +121,7 @@ def test_reports_never_import_model_code() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, reports.html, reports.compare, reports.check, reports.render, harness.cli_reports; "
+    code = ("import sys, reports.html, reports.compare, reports.check, reports.render, harness.cli.reports; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers') "
             "or m.startswith('harness.models')]; print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[2])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import BENCHMARKS
-from benchmarks._samples import primary_from_items
+from benchmarks.base import primary_from_items
 from harness.world.export import read_scenes, write_world
 
 COUNTS = {"foundation": 1, "seed": 1, "extra": 1, "bench": 16}
@@ -60,10 +60,11 @@ def test_score_stage_writes_samples(world: Path, tmp_path: Path) -> None:
     """run_score on hand-made stage outputs: samples.jsonl with prompts, answers and image refs."""
     import shutil
 
-    from harness.io import read_jsonl, write_json
-    from harness.pipeline.bench_stage import SAMPLES, run_score
-    from harness.records import SampleRecord
-    from harness.stages import StageContext, StageOutput, _dir_name, silent_progress
+    from harness.core.io import read_jsonl, write_json
+    from harness.stages.bench import SAMPLES, run_score
+    from harness.core.records import SampleRecord
+    from harness.core.progress import silent_progress
+    from harness.stages.runner import StageContext, StageOutput, _dir_name
 
     cache = tmp_path / "stages"
     wdir = cache / _dir_name("world", "w" * 64)

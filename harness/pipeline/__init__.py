@@ -1,1 +1,0 @@
-"""The study's stage functions, one module per stage kind, wired together by `harness.study`."""

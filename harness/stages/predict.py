@@ -1,0 +1,169 @@
+"""Batched answers of a VLM to benchmark items: the one prediction loop.
+
+Used by the study's `predict` stage, by `vigc-bench predict` and by the lm-eval model wrapper,
+so the three give the same answer to the same item (same batches, same padding).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from harness.core.errors import BadInput, MissingResource, VigcError
+from harness.core.progress import ProgressFactory, silent_progress
+
+if TYPE_CHECKING:
+    from benchmarks.base import BenchItem
+
+
+def open_benchmark(name: str, split: str | None = None) -> Any:
+    """The registered benchmark `name`, built with `split` where it takes one (ScienceQA).
+
+    An unknown name is a `MissingResource` listing the close matches; a split given to a
+    benchmark without splits is a `BadInput`.
+    """
+    import inspect
+
+    from benchmarks import BENCHMARKS
+
+    cls = BENCHMARKS.get(name)
+    if split is None:
+        return cls()
+    if "split" not in inspect.signature(cls).parameters:
+        raise BadInput(f"--split is not an option of {name}")
+    return cls(split=split)
+
+
+def load_items(bench: Any, files: Sequence[Path], image_root: Path | None = None) -> list["BenchItem"]:
+    """The items of a benchmark's official files (in file order); errors name the files.
+
+    Loaders raise `BadInput` for the malformations they check; anything else they trip over
+    (a JSON list where an object belongs, a missing key) is still the file's fault, so it is
+    reported as `BadInput` too, with the original error chained for `--debug`.
+    """
+    files = [Path(f) for f in files]
+    for f in files:
+        if not f.is_file():
+            raise MissingResource(f"{f}: file not found")
+    if image_root is not None and not Path(image_root).is_dir():
+        raise MissingResource(f"{image_root}: image folder not found")
+    try:
+        items = bench.load(files, image_root=image_root)
+    except VigcError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        names = ", ".join(map(str, files))
+        raise BadInput(f"{names}: not {bench.name} data files ({type(e).__name__}: {e})") from e
+    if not items:
+        raise BadInput(f"{', '.join(map(str, files))}: no {bench.name} items in the data")
+    check_item_images(items, files, image_root)
+    return items
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path` is `root` or below it (both absolute and normalised)."""
+    return path == root or root in path.parents
+
+
+def check_item_images(items: Sequence["BenchItem"], files: Sequence[Path], image_root: Path | None) -> None:
+    """Every image an item names lies inside the image folder and is a readable image of sane size.
+
+    The folder is `image_root`, else the data files' folders. A path that leaves it (`../..`, an
+    absolute path) or an image file that is a symbolic link to outside it is refused, so a data
+    file cannot make `predict` read /etc/passwd; a linked image *folder* is allowed (a common
+    way to lay out COCO). Unreadable images and decompression bombs are refused before the
+    model loads. All as one-line `BadInput` / `MissingResource` naming the data file.
+    """
+    from harness.core.errors import excerpt
+    from harness.models.adapter import check_image
+
+    names = ", ".join(map(str, files))
+    roots = [Path(os.path.abspath(image_root))] if image_root is not None else \
+        sorted({Path(os.path.abspath(f)).parent for f in files})
+    for it in items:
+        if isinstance(it.image, (bytes, bytearray)):
+            check_image(it.image)
+            continue
+        if not isinstance(it.image, str):
+            continue
+        path = Path(os.path.normpath(os.path.abspath(it.image)))
+        if not any(_inside(path, r) for r in roots):
+            raise BadInput(f"{names}: item {excerpt(it.id)}: image path {excerpt(it.image)} leaves the image folder "
+                           f"{roots[0]}")
+        if path.is_symlink():
+            target = Path(os.path.realpath(path))
+            if not any(_inside(target, Path(os.path.realpath(r))) for r in roots):
+                raise BadInput(f"{names}: item {excerpt(it.id)}: image {excerpt(it.image)} links outside the image "
+                               "folder")
+        if not path.is_file():
+            raise MissingResource(f"{it.image}: image of item {excerpt(it.id)} not found (or a broken link; give the "
+                                  "image folder with --images)")
+        check_image(path)
+
+
+def _features(vlm: Any, items: Sequence["BenchItem"], blind: bool) -> tuple[Any, list[int]]:
+    """Feature table and per-item rows; an item without an image (a text-only ScienceQA
+    problem) is shown the blank image, the same input the blind control sees."""
+    import torch
+
+    from harness.models.features import feature_table
+
+    images = [it.image for it in items]
+    if blind or all(im is not None for im in images):
+        return feature_table(vlm, images, blind=blind)
+    present = [i for i, im in enumerate(images) if im is not None]
+    rows = [0] * len(items)
+    parts = []
+    if present:
+        feats, prow = feature_table(vlm, [images[i] for i in present])
+        parts.append(feats)
+        for i, r in zip(present, prow):
+            rows[i] = r
+    blank, _ = feature_table(vlm, [None], blind=True)
+    parts.append(blank)
+    blank_row = sum(len(p) for p in parts) - 1
+    for i, im in enumerate(images):
+        if im is None:
+            rows[i] = blank_row
+    return torch.cat(parts), rows
+
+
+def _check_images(items: Sequence["BenchItem"]) -> None:
+    """Every image path exists: a wrong image root fails before the model runs, naming the file."""
+    for it in items:
+        if isinstance(it.image, str) and not Path(it.image).is_file():
+            raise MissingResource(f"{it.image}: image of item {it.id} not found (give the image folder with --images)")
+
+
+def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, num_beams: int = 1,
+                  blind: bool = False, progress: ProgressFactory = silent_progress,
+                  description: str = "predict") -> list[str]:
+    """The model's raw answer to each item, in item order (one string per item).
+
+    Items are batched by prompt length (similar lengths share a batch, which cuts padding);
+    each batch generates up to the largest `max_new_tokens` among its items. `blind` shows
+    every item a blank image (the text-only control); `description` labels the progress bar.
+    """
+    if batch_size < 1:
+        raise BadInput(f"batch size must be at least 1, got {batch_size}")
+    if num_beams < 1:
+        raise BadInput(f"number of beams must be at least 1, got {num_beams}")
+    if not items:
+        return []
+    if not blind:
+        _check_images(items)
+    feats, rows = _features(vlm, items, blind)
+    task = progress(description, len(items))
+    # A stable sort: items of equal prompt length keep their file order, so the batches (and
+    # with them the answers) are a function of the item list alone.
+    order = sorted(range(len(items)), key=lambda i: len(items[i].prompt))
+    out: dict[int, str] = {}
+    for s in range(0, len(order), batch_size):
+        idx = order[s:s + batch_size]
+        texts = vlm.generate(feats[[rows[i] for i in idx]], [items[i].prompt for i in idx],
+                             max_new_tokens=max(items[i].max_new_tokens for i in idx), num_beams=num_beams)
+        out.update(zip(idx, texts))
+        task.advance(len(idx))
+    task.close()
+    return [out[i] for i in range(len(items))]

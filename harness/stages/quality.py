@@ -1,0 +1,42 @@
+"""Stage `quality/<part>`: data-quality metrics of one data part (and VIC's paired effect)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.core.io import read_jsonl, write_json, write_jsonl
+from harness.core.records import GenerationRecord, QualityRecord
+from harness.stages.runner import StageContext
+
+VERSION = 1
+
+
+def run_quality(ctx: StageContext) -> dict[str, Any]:
+    """Metrics of the part's records against the world's ground truth and captions."""
+    from harness.quality.metrics import quality_metrics
+    from harness.quality.readers import world_references
+    from harness.quality.vic_effect import vic_effect
+    from harness.world.export import read_scenes
+
+    c = ctx.config
+    data = ctx.input_path("data")
+    records = read_jsonl(data / "records.jsonl", GenerationRecord)
+    if c["answer"] == "vig":
+        records = [r.model_copy(update={"answer": r.vig_answer}) for r in records]
+    world = ctx.input_path("world")
+    scenes = read_scenes(world, c["split"]) if c["ground_truth"] else None
+    refs = world_references(world, c["split"])
+    rows = quality_metrics(records, scenes=scenes, references=refs, source=c["part"], n_boot=c["bootstrap"],
+                           seed=c["seed"], meteor=c["meteor"])
+    write_jsonl(ctx.out_dir / "quality.jsonl", rows)
+    meta: dict[str, Any] = {"rows": len(rows)}
+    if c["answer"] == "final" and scenes is not None and any(r.vig_answer for r in records):
+        effect = vic_effect(records, scenes, n_boot=c["bootstrap"], seed=c["seed"])
+        write_json(ctx.out_dir / "vic_effect.json", effect)
+        meta["vic_effect"] = True
+    return meta
+
+
+def read_quality(out: Any) -> list[QualityRecord]:
+    """The quality records of a finished quality stage."""
+    return read_jsonl(out.path / "quality.jsonl", QualityRecord)

@@ -1,0 +1,287 @@
+"""The stage runner and its cache.
+
+Each stage's output lives in a directory named by the hash of (stage name, stage code version,
+config slice, input stage keys). The stage writes into `<dir>.partial/` (which survives a
+crash, so long stages can keep resumable checkpoints there); when the stage function returns,
+the runner writes `manifest.json` into it last and atomically, then renames the directory to
+its final name. So a directory with a manifest is complete, and anything else is redone.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from harness import __version__
+from harness.core.io import hash_obj, is_atomic_temp, read_json, write_json
+from harness.core.progress import ProgressFactory, silent_progress
+
+MANIFEST = "manifest.json"
+RESUME = ".resume"
+LOCKS = ".locks"
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    """A finished stage: where its files are and what its manifest says."""
+
+    name: str
+    key: str
+    path: Path
+    meta: dict[str, Any]
+    cached: bool
+    seconds: float
+
+
+class Pending:
+    """A submitted stage: its cache key at once, its output when `result()` is called.
+
+    `Runner.submit` returns one already finished; `harness.study.parallel.ParallelRunner` returns
+    one that a worker process fills in. A stage may take pending stages as inputs.
+    """
+
+    def __init__(self, name: str, key: str) -> None:
+        self.name, self.key = name, key
+        self._done = threading.Event()
+        self._out: StageOutput | None = None
+        self._error: BaseException | None = None
+
+    def set(self, out: StageOutput) -> None:
+        """Record the finished output."""
+        self._out = out
+        self._done.set()
+
+    def fail(self, error: BaseException) -> None:
+        """Record that the stage (or one it depends on) failed."""
+        self._error = error
+        self._done.set()
+
+    def result(self) -> StageOutput:
+        """The stage's output, waiting for it; re-raises the stage's error."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        assert self._out is not None
+        return self._out
+
+
+@dataclass
+class StageContext:
+    """What a stage function gets: its config, its inputs, and a directory to write into."""
+
+    name: str
+    key: str
+    config: dict[str, Any]
+    inputs: dict[str, StageOutput]
+    out_dir: Path
+    progress: ProgressFactory
+
+    def input_path(self, role: str) -> Path:
+        """The directory of the input stage playing `role`."""
+        return self.inputs[role].path
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage to run: a pure function of `config` and the outputs in `inputs`."""
+
+    name: str
+    version: int
+    fn: Callable[[StageContext], dict[str, Any] | None]
+    config: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, "StageOutput | Pending"] = field(default_factory=dict)
+
+    def resolved(self) -> "Stage":
+        """This stage with every pending input replaced by its output (waits for them)."""
+        return replace(self, inputs={r: i.result() if isinstance(i, Pending) else i for r, i in self.inputs.items()})
+
+    def key(self) -> str:
+        """The cache key: everything the stage's output depends on."""
+        return hash_obj({
+            "stage": self.name,
+            "version": self.version,
+            "harness": __version__,
+            "code": code_fingerprint(),
+            "config": dict(self.config),
+            "inputs": {role: out.key for role, out in sorted(self.inputs.items())},
+        })
+
+
+# Files that cannot change what a stage writes: the CLI, progress display, the lm-eval bridge
+# and report rendering. Of reports/, stages run only the quality metrics (quality stage).
+_NOT_CODE = ("harness/cli/*", "harness/core/progress.py", "harness/lm_eval_bridge/*",
+             "benchmarks/_mmbench_judge.py",
+             "reports/*")
+_STAGE_REPORTS: tuple[str, ...] = ()
+
+
+def _is_code(rel: str) -> bool:
+    if rel in _STAGE_REPORTS:
+        return True
+    return not any(fnmatch.fnmatch(rel, pat) for pat in _NOT_CODE)
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the source of every module a stage can run, computed once per process.
+
+    Part of every stage key, so editing a generator, template, model or scorer recomputes
+    what it affects instead of reusing outputs of the old code (declared stage versions
+    alone are easy to forget to bump). Conservative: an edit recomputes all stages.
+    """
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for pkg in ("harness", "generators", "benchmarks", "reports"):
+        for f in sorted((root / pkg).rglob("*.py")):
+            rel = f.relative_to(root).as_posix()
+            if _is_code(rel):
+                h.update(rel.encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _dir_name(name: str, key: str) -> str:
+    return f"{name.replace('/', '--')}-{key[:16]}"
+
+
+class Runner:
+    """Runs stages in this process, reusing any finished output under `cache_dir`."""
+
+    def __init__(self, cache_dir: Path, progress: ProgressFactory = silent_progress,
+                 on_stage: Callable[[StageOutput], None] | None = None) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.progress = progress
+        self.on_stage = on_stage
+        self.history: list[StageOutput] = []
+
+    def path_for(self, stage: Stage) -> Path:
+        """Where `stage`'s finished output lives (whether or not it exists yet)."""
+        return _final(self.cache_dir, stage)[1]
+
+    def run(self, stage: Stage) -> StageOutput:
+        """Return the stage's output, computing it only if no finished copy exists."""
+        stage = stage.resolved()
+        out = finished(self.cache_dir, stage) or compute(self.cache_dir, stage, self.progress)
+        self._record(out)
+        return out
+
+    def submit(self, stage: Stage) -> Pending:
+        """Run the stage now (this runner is sequential) and return it as finished."""
+        p = Pending(stage.name, stage.key())
+        p.set(self.run(stage))
+        return p
+
+    def close(self, abort: bool = False) -> None:
+        """Release workers (none here)."""
+
+    def _record(self, out: StageOutput) -> None:
+        self.history.append(out)
+        if self.on_stage is not None:
+            self.on_stage(out)
+
+
+def _final(cache_dir: Path, stage: Stage) -> tuple[str, Path]:
+    """The stage's cache key and the directory its finished output lives in."""
+    key = stage.key()
+    return key, cache_dir / _dir_name(stage.name, key)
+
+
+def finished(cache_dir: Path, stage: Stage) -> StageOutput | None:
+    """The stage's finished output under `cache_dir` (marked cached), or None."""
+    key, final = _final(cache_dir, stage)
+    if (final / MANIFEST).is_file():
+        return StageOutput(stage.name, key, final, read_json(final / MANIFEST).get("meta", {}), True, 0.0)
+    return None
+
+
+def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory) -> StageOutput:
+    """Run the stage function into `<dir>.partial`, then publish it (manifest last, then rename).
+
+    Holds an exclusive lock on the stage while it works, so two processes sharing a cache (two
+    runs on one `--cache`, or a rerun while a killed run's worker is still winding down) never
+    write one stage's directory at once: the second waits, then finds the output finished.
+    """
+    key, final = _final(cache_dir, stage)
+    with _stage_lock(cache_dir / LOCKS / (final.name + ".lock")):
+        done = finished(cache_dir, stage)
+        if done is not None:
+            return done
+        if final.exists():  # a directory without a manifest is not ours to trust
+            shutil.rmtree(final)
+        work = final.with_name(final.name + ".partial")
+        if (work / MANIFEST).is_file():
+            # Killed between writing the manifest and the rename: the output is complete.
+            os.replace(work, final)
+            return finished(cache_dir, stage)  # type: ignore[return-value]
+        work.mkdir(parents=True, exist_ok=True)
+        ctx = StageContext(stage.name, key, copy.deepcopy(dict(stage.config)), dict(stage.inputs), work, progress)
+        t0 = time.perf_counter()
+        # Through JSON and back, so that a fresh run's meta equals what a cached run reads
+        # from the manifest (tuples become lists), and an unserialisable value fails here.
+        meta = json.loads(json.dumps(stage.fn(ctx) or {}))
+        seconds = time.perf_counter() - t0
+        _publish(work, final, {
+            "stage": stage.name, "key": key, "version": stage.version, "harness": __version__,
+            "config": dict(stage.config), "inputs": {r: o.key for r, o in stage.inputs.items()},
+            "seconds": round(seconds, 3), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "meta": meta,
+        })
+    return StageOutput(stage.name, key, final, meta, False, seconds)
+
+
+class _stage_lock:
+    """An exclusive advisory lock on a file (fcntl; released by the OS if the holder dies)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            import fcntl
+        except ImportError:  # no fcntl (Windows): one run per cache, as before
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: Any) -> None:
+        os.close(self._fd)  # closing releases the lock
+
+
+def _publish(work: Path, final: Path, manifest: dict[str, Any]) -> None:
+    # Scratch space a stage used for resuming is not part of its output, nor are the
+    # temporary files of atomic writes that an earlier, killed attempt left behind.
+    shutil.rmtree(work / RESUME, ignore_errors=True)
+    for p in list(work.rglob("*")):
+        if p.is_file() and is_atomic_temp(p):
+            p.unlink()
+    manifest["files"] = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file())
+    write_json(work / MANIFEST, manifest, fsync=True)
+    os.replace(work, final)
+
+
+def resume_dir(ctx: StageContext) -> Path:
+    """A scratch directory for resumable checkpoints; removed when the stage finishes."""
+    p = ctx.out_dir / RESUME
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def timing_table(history: list[StageOutput]) -> list[dict[str, Any]]:
+    """Per-stage rows (name, cached, seconds) for the end-of-run summary."""
+    return [{"stage": o.name, "cached": o.cached, "seconds": round(o.seconds, 2)} for o in history]
+
+
+def dump_manifest_summary(history: list[StageOutput]) -> str:
+    """The stage keys of a run, as JSON (for the run manifest)."""
+    return json.dumps({o.name: o.key for o in history}, indent=1)

@@ -1,0 +1,112 @@
+"""Stages `vigc/train` (the VIGC model) and `data/vigc` (VIG + VIC data on the extra images)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Sequence
+
+from harness.core.io import read_jsonl, write_json, write_jsonl
+from harness.core.records import GenerationRecord
+from harness.stages.runner import StageContext, resume_dir
+
+VERSION = 1
+
+
+def vigc_examples(vlm: Any, records: Sequence[GenerationRecord], image_rows: dict[str, int], seed: int,
+                  max_length: int, first_words: dict[str, float]) -> list[Any]:
+    """One VIG and one VIC training sample per seed record; shuffled together later, so every
+    batch mixes both. VIC samples start after a random number of accepted sentences, as the
+    iterative correction will ask of the model."""
+    from harness.core.text import sentences
+    from generators.vigc import vic_prompt, vig_instruction, vig_target
+    from harness.models.encode import IGNORE, encode_chat
+    from harness.training.finetune import Example
+
+    rng = random.Random(f"vigc-examples/{seed}")
+    tok = vlm.tokenizer
+    out: list[Example] = []
+
+    def user(text: str) -> dict[str, Any]:
+        return {"role": "user", "content": vlm.user_content(text)}
+
+    for r in records:
+        if r.parse_status != "ok" or r.image not in image_rows:
+            continue
+        row = image_rows[r.image]
+        instr = vig_instruction(r.data_type, rng, first_words)
+        e = encode_chat(tok, [user(instr), {"role": "assistant", "content": vig_target(r.question, r.answer)}],
+                        vlm.n_image_tokens, vlm.image_prefix, max_length)
+        out.append(Example(row, e.input_ids, e.labels, instr))
+        sents = sentences(r.answer)
+        k = rng.randrange(len(sents)) if sents else 0
+        prefix, rest = " ".join(sents[:k]), " ".join(sents[k:])
+        prompt = vic_prompt(r.question)
+        e = encode_chat(tok, [user(prompt), {"role": "assistant", "content": (prefix + " " + rest).strip()}],
+                        vlm.n_image_tokens, vlm.image_prefix, max_length)
+        labels = list(e.labels)
+        n_prefix = len(tok(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
+        first = next((i for i, x in enumerate(labels) if x != IGNORE), len(labels))
+        for i in range(first, min(first + n_prefix, len(labels))):
+            labels[i] = IGNORE  # the accepted sentences are given, not predicted
+        out.append(Example(row, e.input_ids, labels, f"{prompt} {prefix}".strip()))
+    return out
+
+
+def run_vigc_train(ctx: StageContext) -> dict[str, Any]:
+    """Train the InstructBLIP-style VIGC model on VIG + VIC samples from the seed data."""
+    from generators.vigc import first_word_distribution
+    from harness.models.features import feature_table
+    from harness.models.assemble import assemble_tiny
+    from harness.training.finetune import finetune
+
+    c = ctx.config
+    ft = c["finetune"]
+    vlm = assemble_tiny("instructblip", ctx.input_path("lm"), ctx.input_path("vision"),
+                        num_query_tokens=c["num_query_tokens"],
+                        align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
+    records: list[GenerationRecord] = []
+    for role in sorted(r for r in ctx.inputs if r.startswith("data:")):
+        records += [r for r in read_jsonl(ctx.input_path(role) / "records.jsonl", GenerationRecord)
+                    if r.data_type in c["data_types"]]
+    images = sorted({r.image for r in records})
+    root = ctx.input_path("world") / "images"
+    feats, rows = feature_table(vlm, [root / im for im in images])
+    fw = first_word_distribution([r.question for r in records if r.data_type == "knowledge_vqa"])
+    examples = vigc_examples(vlm, records, dict(zip(images, rows)), c["seed"], ft["max_length"], fw)
+    task = ctx.progress("VIGC model training", ft["steps"])
+    log = finetune(vlm, feats, examples, steps=ft["steps"], batch=ft["batch"], lr=ft["lr"], warmup=ft["warmup"],
+                   train_lm=ft["train_lm"], bf16=ft["bf16"], seed=c["seed"], resume=resume_dir(ctx),
+                   checkpoint_every=ft["checkpoint_every"], advance=lambda s, loss: task.advance(1, loss=loss))
+    task.close()
+    vlm.save(ctx.out_dir / "model")
+    write_json(ctx.out_dir / "train_log.json", {"losses": log.losses, "seconds": round(log.seconds, 2),
+                                                "examples": log.examples, "first_words": fw})
+    return {"examples": log.examples, "final_loss": log.losses[-1][1] if log.losses else None, "first_words": fw}
+
+
+def run_vigc_generate(ctx: StageContext) -> dict[str, Any]:
+    """VIG + VIC on a world split; writes the records and the vig / vigc LLaVA files."""
+    from generators import GENERATORS
+    from generators.base import GenerationContext, to_llava
+    from harness.models.adapter import load_vlm
+    from harness.stages.world import image_infos
+
+    c = ctx.config
+    vlm = load_vlm(ctx.input_path("model") / "model")
+    infos = image_infos(ctx.input_path("world"), c["split"], with_scenes=False)
+    fw = ctx.inputs["model"].meta.get("first_words")
+    gctx = GenerationContext(images=infos, data_types=c["data_types"], seed=c["seed"], per_image=c["per_image"],
+                             progress=ctx.progress, model=vlm,
+                             options={"vic": True, "vic_max_sentences": c["vic_max_sentences"],
+                                      "vic_at_eos": c["vic_at_eos"], "batch_size": c["batch_size"],
+                                      "first_words": fw})
+    records = GENERATORS.get("vigc")().generate(gctx)
+    write_jsonl(ctx.out_dir / "records.jsonl", records)
+    vig = [r.model_copy(update={"answer": r.vig_answer, "correction_steps": ()}) for r in records]
+    for name, recs in (("llava_vig.json", vig), ("llava_vigc.json", records)):
+        write_json(ctx.out_dir / name, [cv.model_dump(mode="json", by_alias=True) for cv in to_llava(recs)],
+                   indent=None)
+    status: dict[str, int] = {}
+    for r in records:
+        status[r.parse_status] = status.get(r.parse_status, 0) + 1
+    return {"records": len(records), "parse_status": status}

@@ -1,0 +1,58 @@
+"""Stage `world`: draw the embedded world (images, ground truth, COCO JSON)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from generators.base import Box, ImageInfo
+from harness.core.errors import BadInput
+from harness.core.io import read_json
+from harness.stages.runner import StageContext
+from harness.world.export import read_scenes, write_world
+
+VERSION = 1
+
+
+def run_world(ctx: StageContext) -> dict[str, Any]:
+    """Write every split of the world into the stage directory."""
+    w = ctx.config["world"]
+    counts = dict(w["images"])
+    task = ctx.progress("world: drawing images", sum(counts.values()))
+    written = write_world(ctx.out_dir, ctx.config["seed"], counts, w["image_size"], w["grid"], w["min_objects"],
+                          w["max_objects"], w["captions_per_image"], advance=task.advance)
+    task.close()
+    return {"images": written}
+
+
+def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[ImageInfo]:
+    """Images of one split with their COCO boxes and captions (and ground truth if asked).
+
+    A COCO file of the wrong shape (no 'categories', a list where an object belongs, a box that
+    is not four numbers) is a `BadInput` naming it.
+    """
+    inst_path = world_dir / "annotations" / f"instances_{split}.json"
+    caps_path = world_dir / "annotations" / f"captions_{split}.json"
+    inst, caps = read_json(inst_path), read_json(caps_path)
+    try:
+        return _image_infos(world_dir, split, with_scenes, inst, caps)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        what = f"missing key {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise BadInput(f"{inst_path} / {caps_path.name}: not COCO instances and captions JSON ({what})") from e
+
+
+def _image_infos(world_dir: Path, split: str, with_scenes: bool, inst: Any, caps: Any) -> list[ImageInfo]:
+    """`image_infos` from the parsed files (their shape errors are the caller's to name)."""
+    cats = {c["id"]: c["name"] for c in inst["categories"]}
+    boxes: dict[int, list[Box]] = {}
+    for a in inst["annotations"]:
+        boxes.setdefault(a["image_id"], []).append(Box(cats[a["category_id"]], tuple(a["bbox"])))  # type: ignore[arg-type]
+    captions: dict[int, list[str]] = {}
+    for a in caps["annotations"]:
+        captions.setdefault(a["image_id"], []).append(a["caption"])
+    scenes = {s.image_id: s for s in read_scenes(world_dir, split)} if with_scenes else {}
+    root = world_dir / "images"
+    return [ImageInfo(image_id=im["id"], file_name=im["file_name"], path=root / im["file_name"], width=im["width"],
+                      height=im["height"], captions=tuple(captions.get(im["id"], ())),
+                      boxes=tuple(boxes.get(im["id"], ())), scene=scenes.get(im["id"]))
+            for im in inst["images"]]

@@ -1,0 +1,389 @@
+"""Study configuration: YAML validated into typed, frozen objects before any work starts.
+
+An unknown key or a wrong type is one `BadConfig` naming the key (with a suggestion for a
+misspelt one), raised before a single image is drawn. Presets live in `harness/presets/`;
+`-o key=value` overrides any leaf (`-o finetune.steps=50`, `-o targets.0.name=x`).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from harness.core.errors import BadConfig, excerpt
+from harness.models.tiny import LMSpec, VisionSpec
+
+PRESETS = ("smoke", "tiny", "paper")
+NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # a study name: one plain folder name
+
+
+class Section(BaseModel):
+    """Base of config sections: frozen, unknown keys rejected."""
+
+    # allow_inf_nan=False: `lr: .inf` or a NaN would run the whole study on NaN weights.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class WorldImages(Section):
+    """How many images the embedded world draws per split."""
+
+    # At most a million per split: image ids are offset by a million per split (world.export).
+    foundation: int = Field(6000, ge=1, le=1_000_000,
+                            description="pretraining images for the vision tower and LM text")
+    seed: int = Field(2000, ge=1, le=1_000_000,
+                      description="annotated images the seed (language-only) data is made from")
+    extra: int = Field(2000, ge=0, le=1_000_000, description="more images, for the compared data sources")
+    bench: int = Field(300, ge=1, le=1_000_000, description="held-out images the benchmark files are made from")
+
+
+class WorldConfig(Section):
+    """Where images, annotations and benchmark files come from."""
+
+    kind: Literal["embedded", "files"] = "embedded"
+    image_size: int = Field(96, ge=16)
+    grid: int = Field(4, ge=2, le=8)
+    min_objects: int = Field(2, ge=1)
+    max_objects: int = Field(5, ge=1)
+    captions_per_image: int = Field(5, ge=1, le=10)  # COCO has 5; caption ids leave room for 10
+    images: WorldImages = WorldImages()
+    # For kind=files (real data): COCO-format annotations and image folders, benchmark files.
+    coco_images: str | None = None
+    coco_instances: str | None = None
+    coco_captions: str | None = None
+    extra_images: str | None = None
+    benchmark_files: dict[str, list[str]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> "WorldConfig":
+        if self.max_objects < self.min_objects:
+            raise ValueError("max_objects must be >= min_objects")
+        if self.max_objects > self.grid * self.grid:
+            raise ValueError(f"max_objects ({self.max_objects}) exceeds the grid's {self.grid ** 2} cells")
+        if self.image_size % self.grid:
+            raise ValueError(f"image_size ({self.image_size}) must be a multiple of grid ({self.grid})")
+        if self.kind == "files":
+            missing = [k for k in ("coco_images", "coco_instances", "coco_captions") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"kind=files needs {', '.join(missing)}")
+        return self
+
+
+class VisionPretrain(VisionSpec):
+    """Vision tower size and its pretraining schedule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    steps: int = Field(600, ge=0)
+    batch: int = Field(128, ge=1)
+    lr: float = Field(2e-3, gt=0)
+
+
+class LMPretrain(LMSpec):
+    """Language model size and its pretraining schedule on world text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    steps: int = Field(300, ge=0)
+    batch: int = Field(64, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    vocab_size: int = Field(1200, ge=300)
+
+
+class AlignConfig(Section):
+    """Connector pretraining (LLaVA's stage 1): patch features onto the LM's slot vectors."""
+
+    steps: int = Field(600, ge=0)
+    batch: int = Field(256, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    # The Q-Former (InstructBLIP) costs ~10x the projector per step and is post-LN BERT,
+    # unstable above ~1e-3 (measured), so it has its own budget.
+    qformer_steps: int = Field(400, ge=0)
+    qformer_batch: int = Field(128, ge=1)
+    qformer_lr: float = Field(1e-3, gt=0)
+
+
+class FoundationConfig(Section):
+    """The pretrained parts every tiny model is assembled from."""
+
+    vision: VisionPretrain = VisionPretrain()
+    lm: LMPretrain = LMPretrain()
+    align: AlignConfig = AlignConfig()
+    pretrained: str | None = Field(
+        None, description="load the vision towers and LM trained with this recipe instead of training them: "
+                          "builtin:NAME (shipped) or a folder from `vigc-bench export-foundation`; null trains them")
+
+
+class GeneratorConfig(Section):
+    """A data generator run: which generator, which backend, which data types."""
+
+    generator: str = "language_only"
+    backend: Literal["template", "chat"] = "template"
+    data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning")
+    per_image: int = Field(1, ge=1, description="samples per image and data type")
+
+
+class FinetuneConfig(Section):
+    """Instruction finetuning of a target model."""
+
+    steps: int = Field(600, ge=1)
+    batch: int = Field(32, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    warmup: int = Field(30, ge=0)
+    train_lm: bool = True
+    bf16: bool = True
+    max_length: int = Field(384, ge=16)
+    checkpoint_every: int = Field(100, ge=1, description="steps between resumable checkpoints")
+
+
+class TargetConfig(Section):
+    """A model that is finetuned on each data source and then scored."""
+
+    name: str
+    arch: Literal["llava", "instructblip"] = "llava"
+    checkpoint: str | None = Field(None, description="local path or hub id; None builds the tiny model")
+    blind: bool = Field(False, description="train and test on blank images: the text-prior control")
+    finetune: FinetuneConfig = FinetuneConfig()
+    sources: tuple[str, ...] | None = Field(None, description="data sources this target is finetuned on "
+                                                              "(default: the study's `sources`)")
+
+
+class VICConfig(Section):
+    """VIG + VIC generation with the trained VIGC model."""
+
+    data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
+    per_image: int = Field(1, ge=1)
+    max_sentences: int | None = Field(4, ge=1, description="VIC stops after this many sentences (None: no limit)")
+    at_eos: bool = Field(True, description="VIC stops when the model ends the answer")
+    batch_size: int = Field(64, ge=1)
+
+
+class VIGCConfig(Section):
+    """The VIGC model (InstructBLIP-style) and the data it generates on the extra images."""
+
+    enabled: bool = False
+    num_query_tokens: int = Field(16, ge=1)
+    train_data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
+    finetune: FinetuneConfig = FinetuneConfig(train_lm=False)
+    generate: VICConfig = VICConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> "VIGCConfig":
+        from generators.base import DATA_TYPES
+
+        for dt in (*self.train_data_types, *self.generate.data_types):
+            if dt not in DATA_TYPES:
+                raise ValueError(f"unknown data type {dt!r} (known: {', '.join(DATA_TYPES)})")
+        if self.generate.max_sentences is None and not self.generate.at_eos:
+            raise ValueError("vigc.generate needs max_sentences, at_eos, or both")
+        return self
+
+
+class QualityConfig(Section):
+    """Data-quality metrics of every data part."""
+
+    enabled: bool = True
+    meteor: bool = Field(False, description="METEOR needs java and ~10 s to start")
+
+
+class PredictConfig(Section):
+    """Inference settings for benchmark predictions."""
+
+    batch_size: int = Field(64, ge=1)
+    num_beams: int = Field(1, ge=1)
+
+
+class StudyConfig(Section):
+    """The whole study. Every field has a default, so an empty file is the tiny study."""
+
+    name: str = "tiny"
+    seed: int = 0
+    world: WorldConfig = WorldConfig()
+    foundation: FoundationConfig = FoundationConfig()
+    seed_data: GeneratorConfig = GeneratorConfig()
+    targets: tuple[TargetConfig, ...] = (TargetConfig(name="llava"),)
+    extra_data_types: tuple[str, ...] = Field(
+        ("conversation", "detail", "complex_reasoning", "knowledge_vqa"),
+        description="data types of every part made on the extra images (lang, gold, vig, vigc)")
+    vigc: VIGCConfig = VIGCConfig()
+    quality: QualityConfig = QualityConfig()
+    sources: tuple[str, ...] = ("seed",)
+    benchmarks: tuple[str, ...] = ("pope", "mmbench")
+    predict: PredictConfig = PredictConfig()
+    bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for confidence intervals")
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> "StudyConfig":
+        if not NAME_RE.fullmatch(self.name):  # it names a folder under runs/: no '/', no '..'
+            raise ValueError(f"name {excerpt(self.name)}: use letters, digits, '.', '_' and '-' (at most 100, "
+                             "not starting with '.')")
+        from benchmarks import BENCHMARKS  # the registry, so a typo fails before any work
+
+        known = BENCHMARKS.names()
+        for b in self.benchmarks:
+            if b not in known:
+                close = difflib.get_close_matches(b, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(f"benchmarks: {excerpt(b)} is not a benchmark{hint} (known: {', '.join(known)})")
+        v, w = self.foundation.vision, self.world
+        if w.kind == "embedded":
+            # One patch per grid cell: the vision pretraining labels each patch with its cell.
+            if v.image_size != w.image_size:
+                raise ValueError(f"foundation.vision.image_size ({v.image_size}) must equal world.image_size "
+                                 f"({w.image_size})")
+            if v.image_size % v.patch_size or v.image_size // v.patch_size != w.grid:
+                raise ValueError(f"foundation.vision.patch_size ({v.patch_size}) must split the image into "
+                                 f"world.grid ({w.grid}) patches per side")
+        if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded":
+            raise ValueError(f"vigc.num_query_tokens ({self.vigc.num_query_tokens}) must be world.grid squared "
+                             f"({w.grid ** 2}): one query per cell")
+        for t in self.targets:
+            extra = [s for s in t.sources or () if s not in self.sources]
+            if extra:
+                raise ValueError(f"targets.{t.name}.sources: {extra} not among the study's sources {list(self.sources)}")
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"targets: duplicate target names {names}")
+        return self
+
+
+def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
+    """'; did you mean X?' for an unknown key, walking `loc` down the model's fields."""
+    cls: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(cls, "model_fields", {}).get(part)
+        if field is None:
+            return ""
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        cls = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if cls is None:
+            return ""
+    names = list(getattr(cls, "model_fields", {}))
+    close = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def validate(data: dict[str, Any], origin: str) -> StudyConfig:
+    """Validate a config dict; the first error becomes one `BadConfig` line naming the key."""
+    try:
+        return StudyConfig.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        # An unknown key is reported first: it is usually a typo, and the "field required"
+        # error it causes for the intended key would hide it.
+        err = next((x for x in errors if x["type"] == "extra_forbidden"), errors[0])
+        loc = tuple(err["loc"])
+        key = ".".join(str(x) for x in loc) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            raise BadConfig(f"{origin}: unknown key {key!r}{_suggest(loc, StudyConfig)}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        got = err.get("input")
+        got_s = f" (got {got!r})" if not isinstance(got, (dict, list)) and "input" in err else ""
+        raise BadConfig(f"{origin}: {key}: {msg}{got_s}") from None
+
+
+def preset_path(name: str) -> Path:
+    """The YAML file of a preset."""
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, PRESETS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise BadConfig(f"unknown preset {name!r}{hint} (presets: {', '.join(PRESETS)})")
+    return Path(__file__).parent / "presets" / f"{name}.yaml"
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise BadConfig(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadConfig(f"{path}: not a UTF-8 text file") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise BadConfig(f"{path}: not valid YAML{where} ({str(e).splitlines()[0]})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadConfig(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def _default_list(path: list[str]) -> list[Any]:
+    """The default value at `path` of a study config if it is a list, else an empty list."""
+    node: Any = StudyConfig().model_dump(mode="json")
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return []
+    return node if isinstance(node, list) else []
+
+
+def apply_override(data: dict[str, Any], override: str) -> None:
+    """Apply one `key.path=value` override in place; the value is parsed as YAML."""
+    import yaml
+
+    if "=" not in override:
+        raise BadConfig(f"override {override!r}: expected key=value")
+    key, _, raw = override.partition("=")
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise BadConfig(f"override {override!r}: empty key")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise BadConfig(f"override {override!r}: {'.'.join(parts[:i + 1])} is not a valid list index")
+            node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise BadConfig(f"override {override!r}: {'.'.join(parts[:i])} is not a section")
+        if node.get(part) is None:
+            # A list the file leaves out starts as its default, so that `-o targets.0.name=x`
+            # works on a config that does not spell out `targets`.
+            node[part] = _default_list(parts[:i + 1]) if nxt.isdigit() else {}
+        node = node[part]
+    last = parts[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise BadConfig(f"override {override!r}: {key} is not a valid list index")
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise BadConfig(f"override {override!r}: {'.'.join(parts[:-1])} is not a section")
+
+
+def load_config(path: str | Path | None = None, preset: str | None = None,
+                overrides: tuple[str, ...] | list[str] = ()) -> StudyConfig:
+    """Load a config file or a preset (default `tiny`), apply overrides, validate."""
+    if path is not None and preset is not None:
+        raise BadConfig("give --config or --preset, not both")
+    src = Path(path) if path is not None else preset_path(preset or "tiny")
+    data = copy.deepcopy(_read_yaml(src))
+    for ov in overrides:
+        apply_override(data, ov)
+    origin = str(src) + (" (with overrides)" if overrides else "")
+    return validate(data, origin)
+
+
+def config_dict(cfg: BaseModel) -> dict[str, Any]:
+    """A JSON-able dict of a config section (what stage hashes are taken of)."""
+    return cfg.model_dump(mode="json")

@@ -1,0 +1,168 @@
+"""`harness.stages.predict` and `vigc-bench predict`: the shared loop, the command, its errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from benchmarks import BENCHMARKS  # noqa: E402
+from benchmarks.base import BenchItem  # noqa: E402
+from harness.cli import main  # noqa: E402
+from harness.models.adapter import load_vlm  # noqa: E402
+from harness.stages.predict import predict_items  # noqa: E402
+from tests.harness._bench_world import BenchWorld, bench_world  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def bw(tmp_path_factory: pytest.TempPathFactory) -> BenchWorld:
+    return bench_world(tmp_path_factory.getbasetemp() / "bench-world")
+
+
+@pytest.fixture(scope="module")
+def vlm(bw: BenchWorld):
+    return load_vlm(bw.ckpt)
+
+
+def reference_loop(vlm, items, bs: int, num_beams: int = 1) -> list[str]:
+    """The predict stage's loop as it was before it moved into `predict_items` (kept to pin outputs)."""
+    from harness.models.features import feature_table
+
+    feats, rows = feature_table(vlm, [it.image for it in items])
+    order = sorted(range(len(items)), key=lambda i: len(items[i].prompt))
+    out: dict[int, str] = {}
+    for s in range(0, len(order), bs):
+        idx = order[s:s + bs]
+        texts = vlm.generate(feats[[rows[i] for i in idx]], [items[i].prompt for i in idx],
+                             max_new_tokens=max(items[i].max_new_tokens for i in idx), num_beams=num_beams)
+        out.update(zip(idx, texts))
+    return [out[i] for i in range(len(items))]
+
+
+def test_predict_items_equals_the_stage_loop(bw: BenchWorld, vlm) -> None:
+    items = BENCHMARKS.get("pope")().load([bw.pope], image_root=bw.images)
+    # Short answers keep the test fast; mixed budgets check that a batch takes its largest.
+    items = [dataclasses.replace(it, max_new_tokens=4 + i % 3) for i, it in enumerate(items)]
+    got = predict_items(vlm, items, batch_size=4)
+    assert got == reference_loop(vlm, items, 4)
+    # The test model answers something, and not the same thing to everything.
+    assert all(got) and len(set(got)) > 1
+
+
+def test_item_without_image_sees_the_blank_image(bw: BenchWorld, vlm) -> None:
+    img = str(bw.images / "bench" / sorted(p.name for p in (bw.images / "bench").iterdir())[0])
+    items = [BenchItem("1", "Is there a circle in the image?", img, 6),
+             BenchItem("2", "What colour is the star?", None, 6)]
+    got = predict_items(vlm, items, batch_size=2)
+    assert got[0] == predict_items(vlm, items[:1], batch_size=1)[0]
+    assert got[1] == predict_items(vlm, items[1:], batch_size=1, blind=True)[0]
+
+
+def run_cli(*args: str) -> int:
+    try:
+        main(list(args))
+    except SystemExit as e:
+        return int(e.code or 0)
+    return 0
+
+
+def score_json(capsys: pytest.CaptureFixture, name: str, data: Path, pred: Path) -> dict:
+    capsys.readouterr()
+    assert run_cli("score", name, "--data", str(data), "--predictions", str(pred), "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize("name", ["pope", "mmbench"])
+def test_predict_command_writes_what_score_reads(name: str, bw: BenchWorld, vlm, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    data = bw.pope if name == "pope" else bw.mmbench
+    images = ["--images", str(bw.images)] if name == "pope" else []  # MMBench inlines its images
+    out = tmp_path / "sub" / "pred.jsonl"
+    rc = run_cli("predict", "--model", str(bw.ckpt), "--benchmark", name, "--data", str(data), *images,
+                 "--out", str(out), "--batch-size", "8", "--quiet")
+    assert rc == 0
+    bench = BENCHMARKS.get(name)()
+    items = bench.load([data], image_root=bw.images if name == "pope" else None)
+    want = tmp_path / "want.jsonl"
+    bench.write_predictions(items, predict_items(vlm, items, batch_size=8), want)
+    assert out.read_bytes() == want.read_bytes()
+    got = score_json(capsys, name, data, out)
+    assert got[bench.primary_metric] == bench.score([data], want).metrics[bench.primary_metric]
+
+
+def one_error_line(err: str) -> str:
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_bad_input_is_one_line_exit_2(bw: BenchWorld, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    junk = tmp_path / "junk.json"
+    junk.write_text("[1, 2, 3]\n")
+    out = tmp_path / "pred.jsonl"
+    base = ["predict", "--out", str(out), "--quiet"]
+    cases = [
+        (["--model", str(tmp_path / "no-model"), "--benchmark", "pope", "--data", str(bw.pope),
+          "--images", str(bw.images)], "no-model"),
+        (["--model", str(bw.ckpt), "--benchmark", "popee", "--data", str(bw.pope)], "pope"),
+        (["--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(junk)], "junk.json"),
+        (["--model", str(bw.ckpt), "--benchmark", "mmbench", "--data", str(junk)], "junk.json"),
+        (["--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(bw.pope)], ".png"),  # images not beside it
+        (["--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(tmp_path / "none.json")], "none.json"),
+        (["--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(bw.pope), "--split", "x"], "--split"),
+    ]
+    for args, named in cases:
+        capsys.readouterr()
+        assert run_cli(*base, *args) == 2, args
+        assert named in one_error_line(capsys.readouterr().err), args
+        assert not out.exists()
+
+
+def test_a_failed_run_leaves_the_old_file(bw: BenchWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.models import adapter
+
+    out = tmp_path / "pred.jsonl"
+    out.write_text("old\n")
+    calls = {"n": 0}
+    real = adapter.VLM.generate
+
+    def failing(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("killed mid-run")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(adapter.VLM, "generate", failing)
+    with pytest.raises(RuntimeError, match="mid-run"):
+        main(["predict", "--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(bw.pope), "--images",
+              str(bw.images), "--out", str(out), "--batch-size", "4", "--quiet"])
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["pred.jsonl"]  # no temp file left behind
+
+
+def test_predict_stage_writes_what_predict_items_answers(bw: BenchWorld, vlm, tmp_path: Path) -> None:
+    """The study's predict stage goes through `predict_items` (one loop, not two)."""
+    from harness.stages.bench import run_predict
+    from harness.core.progress import silent_progress
+    from harness.stages.runner import StageContext, StageOutput
+
+    def out(name: str, path: Path, meta: dict | None = None) -> StageOutput:
+        return StageOutput(name, "k", path, meta or {}, True, 0.0)
+
+    model_dir = tmp_path / "model-stage"
+    model_dir.mkdir()
+    (model_dir / "model").symlink_to(bw.ckpt, target_is_directory=True)
+    bench_dir = bw.pope.parent.parent
+    ctx = StageContext("predict", "k", {"benchmark": "pope", "label": "t", "batch_size": 4, "num_beams": 1},
+                       {"model": out("model", model_dir), "world": out("world", bw.images.parent),
+                        "bench": out("bench", bench_dir, {"files": {"pope": {"random": ["pope/" + bw.pope.name]}}})},
+                       tmp_path, silent_progress)
+    assert run_predict(ctx) == {"predictions": {"random": "random.predictions"}}
+    bench = BENCHMARKS.get("pope")()
+    items = bench.load([bw.pope], image_root=bw.images)
+    bench.write_predictions(items, predict_items(vlm, items, batch_size=4), tmp_path / "want")
+    assert (tmp_path / "random.predictions").read_bytes() == (tmp_path / "want").read_bytes()

@@ -1,0 +1,108 @@
+"""Shipped foundation weights: export from a run, recipe checks, checksummed loading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.study.config import config_dict, load_config
+from harness.core.errors import BadConfig, BadInput
+from harness.stages import pretrained
+from harness.study.graph import check_pretrained, foundation_parts
+from harness.stages.runner import StageContext
+
+
+def _fake_run(tmp: Path, lm_steps: int = 7, lm_version: int | None = None) -> Path:
+    """A run directory whose manifest points at three finished foundation stages (of the
+    current stage code versions unless `lm_version` says otherwise)."""
+    versions = dict(pretrained.code_versions())
+    if lm_version is not None:
+        versions["lm"] = lm_version
+    cfg = load_config(preset="smoke")
+    f, world = config_dict(cfg.foundation), config_dict(cfg.world)
+    lm = dict(f["lm"], steps=lm_steps)
+    run = tmp / "run"
+    stages = {}
+    for part, config in (("lm", {"lm": lm, "seed": 0}),
+                         ("vision-clip", {"vision": f["vision"], "arch": "clip", "seed": 0}),
+                         ("vision-blip", {"vision": f["vision"], "arch": "blip", "seed": 0})):
+        d = run / "stages" / part
+        (d / "sub").mkdir(parents=True)
+        (d / "sub" / "weights.bin").write_bytes(part.encode() * 10)
+        (d / "manifest.json").write_text(json.dumps({"config": config, "meta": {"final_loss": 0.5}, "seconds": 3.0,
+                                                     "version": versions[part], "harness": "0"}))
+        stages[f"foundation/{part}"] = {"path": str(d)}
+    (run / "manifest.json").write_text(json.dumps({"config": {"world": world}, "stages": stages}))
+    return run
+
+
+def test_export_then_check_and_load(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path, lm_steps=load_config(preset="smoke").foundation.lm.steps)
+    out = tmp_path / "weights"
+    index = pretrained.export(run, out)
+    assert set(index["parts"]) == set(pretrained.PARTS)
+    assert (out / "lm" / "sub" / "weights.bin").read_bytes() == b"lm" * 10
+    cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}"])
+    check_pretrained(cfg)  # same recipe: accepted
+    ctx = StageContext("foundation/lm", "k", {"folder": str(out), "part": "lm"}, {}, tmp_path / "stage",
+                       lambda n, t: None)  # type: ignore[arg-type,return-value]
+    (tmp_path / "stage").mkdir()
+    meta = pretrained.run_load(ctx)
+    assert (tmp_path / "stage" / "sub" / "weights.bin").read_bytes() == b"lm" * 10
+    assert meta["trained"] == {"final_loss": 0.5}
+
+
+def test_other_recipe_is_refused_naming_the_key(tmp_path: Path) -> None:
+    out = tmp_path / "weights"
+    pretrained.export(_fake_run(tmp_path, lm_steps=12345), out)
+    cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}"])
+    with pytest.raises(BadConfig, match=r"foundation\.lm\.steps=12345"):
+        check_pretrained(cfg)
+    cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}", "world.max_objects=3"])
+    with pytest.raises(BadConfig, match="world.max_objects"):
+        pretrained.check(out, config_dict(cfg.foundation), config_dict(cfg.world), ("vision-clip",))
+
+
+def test_weights_of_another_stage_code_version_are_refused(tmp_path: Path) -> None:
+    out = tmp_path / "weights"
+    smoke_steps = load_config(preset="smoke").foundation.lm.steps
+    pretrained.export(_fake_run(tmp_path, lm_steps=smoke_steps, lm_version=pretrained.code_versions()["lm"] - 1), out)
+    cfg = load_config(preset="smoke", overrides=[f"foundation.pretrained={out}"])
+    with pytest.raises(BadConfig, match=r"'lm' was trained by version \d+ of its stage"):
+        check_pretrained(cfg)
+
+
+def test_corrupt_file_and_missing_folder(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path)
+    out = tmp_path / "weights"
+    pretrained.export(run, out)
+    (out / "lm" / "sub" / "weights.bin").write_bytes(b"tampered")
+    (tmp_path / "stage").mkdir()
+    ctx = StageContext("foundation/lm", "k", {"folder": str(out), "part": "lm"}, {}, tmp_path / "stage",
+                       lambda n, t: None)  # type: ignore[arg-type,return-value]
+    with pytest.raises(BadInput, match="corrupt"):
+        pretrained.run_load(ctx)
+    with pytest.raises(BadConfig, match="not found"):
+        pretrained.resolve(str(tmp_path / "nowhere"))
+
+
+def test_parts_follow_the_targets() -> None:
+    cfg = load_config(preset="smoke")
+    parts = foundation_parts(cfg)
+    assert parts[0] == "lm" and "vision-clip" in parts
+    assert ("vision-blip" in parts) == (cfg.vigc.enabled and cfg.world.images.extra > 0)
+
+
+def test_shipped_weights_match_the_tiny_recipe() -> None:
+    """The tiny preset's recipe is the one the shipped weights were trained with, and every
+    shipped file has the checksum its index records (a preset edit must retrain or export)."""
+    cfg = load_config(preset="tiny")
+    assert cfg.foundation.pretrained == "builtin:tiny"
+    check_pretrained(cfg)
+    folder = pretrained.resolve("builtin:tiny")
+    index = pretrained.read_index(folder)
+    for part in foundation_parts(cfg):
+        for rel, sha in index["parts"][part]["files"].items():
+            assert pretrained._sha256(folder / part / rel) == sha, f"{part}/{rel}"

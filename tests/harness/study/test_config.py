@@ -1,0 +1,213 @@
+"""Study config: unknown keys, wrong types and impossible values fail in one line naming the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.study.config import StudyConfig, apply_override, config_dict, load_config, preset_path, validate
+from harness.core.errors import BadConfig
+
+
+def bad(data: dict) -> str:
+    """The message of the `BadConfig` that validating `data` raises."""
+    with pytest.raises(BadConfig) as e:
+        validate(data, "study.yaml")
+    msg = str(e.value)
+    assert msg.startswith("study.yaml: ")
+    assert "\n" not in msg  # one line, for the CLI
+    return msg
+
+
+def test_defaults_validate() -> None:
+    cfg = StudyConfig()
+    assert validate({}, "x") == cfg
+    # What stage hashes are taken of survives a round trip.
+    assert validate(config_dict(cfg), "x") == cfg
+
+
+@pytest.mark.parametrize("data, key, suggestion", [
+    ({"seeed": 1}, "seeed", "seed"),
+    ({"foundation": {"vision": {"stpes": 10}}}, "foundation.vision.stpes", "steps"),
+    ({"world": {"images": {"sed": 5}}}, "world.images.sed", "seed"),
+    ({"targets": [{"name": "a", "finetune": {"lrr": 0.1}}]}, "targets.0.finetune.lrr", "lr"),
+])
+def test_unknown_key_names_path_and_suggests(data: dict, key: str, suggestion: str) -> None:
+    msg = bad(data)
+    assert f"unknown key {key!r}" in msg
+    assert f"did you mean {suggestion!r}" in msg
+
+
+def test_unknown_key_without_close_match_has_no_suggestion() -> None:
+    msg = bad({"world": {"zzzzzz": 1}})
+    assert "'world.zzzzzz'" in msg and "did you mean" not in msg
+
+
+def test_misspelt_required_key_reports_the_typo() -> None:
+    # `nam` makes `name` missing too; the typo is the error worth reporting.
+    msg = bad({"targets": [{"nam": "x"}]})
+    assert "unknown key 'targets.0.nam'" in msg and "did you mean 'name'" in msg
+
+
+@pytest.mark.parametrize("data, key", [
+    ({"foundation": {"vision": {"steps": "many"}}}, "foundation.vision.steps"),
+    ({"targets": [{"name": "a", "finetune": {"steps": "many"}}]}, "targets.0.finetune.steps"),
+    ({"seed": "zero"}, "seed"),
+    ({"world": {"kind": "pixels"}}, "world.kind"),
+    ({"finetune": 3}, "finetune"),  # unknown top-level key
+])
+def test_wrong_type_names_key(data: dict, key: str) -> None:
+    msg = bad(data)
+    assert f"{key}" in msg
+
+
+def test_wrong_type_shows_value() -> None:
+    msg = bad({"foundation": {"vision": {"steps": "many"}}})
+    assert "foundation.vision.steps" in msg and "'many'" in msg
+
+
+def test_world_constraints() -> None:
+    assert "max_objects must be >= min_objects" in bad({"world": {"min_objects": 4, "max_objects": 3}})
+    assert "world" in bad({"world": {"min_objects": 4, "max_objects": 3}})
+    assert "exceeds the grid" in bad({"world": {"grid": 2, "max_objects": 5}})
+    assert "multiple of grid" in bad({"world": {"image_size": 100, "grid": 3, "max_objects": 5}})
+    assert "coco_instances" in bad({"world": {"kind": "files", "coco_images": "x"}})
+    assert "world.captions_per_image" in bad({"world": {"captions_per_image": 11}})
+    assert "world.images.seed" in bad({"world": {"images": {"seed": 0}}})
+
+
+def test_config_is_frozen() -> None:
+    cfg = StudyConfig()
+    with pytest.raises(Exception):
+        cfg.seed = 3  # type: ignore[misc]
+
+
+# --- overrides ------------------------------------------------------------------------------
+
+
+def test_override_nested_key_parses_yaml_value() -> None:
+    data: dict = {"foundation": {"vision": {"steps": 10}}}
+    apply_override(data, "foundation.vision.steps=50")
+    apply_override(data, "foundation.lm.lr=0.5")  # a section the file leaves out is created
+    apply_override(data, "benchmarks=[pope, mmbench]")
+    apply_override(data, "world.kind=embedded")
+    assert data == {"foundation": {"vision": {"steps": 50}, "lm": {"lr": 0.5}}, "benchmarks": ["pope", "mmbench"],
+                    "world": {"kind": "embedded"}}
+    cfg = validate(data, "x")
+    assert cfg.foundation.vision.steps == 50 and cfg.foundation.lm.lr == 0.5
+
+
+def test_override_list_index() -> None:
+    data: dict = {"targets": [{"name": "a"}, {"name": "b", "arch": "instructblip"}]}
+    apply_override(data, "targets.1.name=x")
+    apply_override(data, "targets.0.finetune.steps=7")
+    cfg = validate(data, "x")
+    assert [t.name for t in cfg.targets] == ["a", "x"]
+    assert cfg.targets[0].finetune.steps == 7 and cfg.targets[1].arch == "instructblip"
+
+
+def test_override_list_index_into_default_list() -> None:
+    # A config that does not list `targets` gets the default list, then the override.
+    data: dict = {}
+    apply_override(data, "targets.0.finetune.steps=5")
+    cfg = validate(data, "x")
+    assert cfg.targets[0].name == StudyConfig().targets[0].name
+    assert cfg.targets[0].finetune.steps == 5
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("targets.5.name=x", "targets.5 is not a valid list index"),
+    ("targets.x.name=x", "targets.x is not a valid list index"),
+    ("targets.3=x", "targets.3 is not a valid list index"),
+    ("seed", "expected key=value"),
+    ("=3", "empty key"),
+    ("world..grid=3", "empty key"),
+    ("seed.x=1", "seed is not a section"),
+    ("seed.x.y=1", "seed is not a section"),
+])
+def test_override_errors(override: str, fragment: str) -> None:
+    data: dict = {"seed": 1, "targets": [{"name": "a"}]}
+    with pytest.raises(BadConfig) as e:
+        apply_override(data, override)
+    assert fragment in str(e.value)
+    assert repr(override) in str(e.value)
+
+
+def test_override_then_validate_names_key() -> None:
+    data: dict = {}
+    apply_override(data, "world.grdi=3")
+    msg = bad(data)
+    assert "world.grdi" in msg and "'grid'" in msg
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def test_load_config_file_and_overrides(tmp_path: Path) -> None:
+    f = tmp_path / "study.yaml"
+    f.write_text("name: mine\nseed: 3\nworld:\n  grid: 4\n  max_objects: 4\n", encoding="utf-8")
+    cfg = load_config(f)
+    assert (cfg.name, cfg.seed, cfg.world.max_objects) == ("mine", 3, 4)
+    cfg = load_config(f, overrides=["seed=9", "world.min_objects=3"])
+    assert (cfg.seed, cfg.world.min_objects) == (9, 3)
+    # The file on disk is not touched by overrides.
+    assert load_config(f).seed == 3
+
+
+def test_load_config_empty_file_is_defaults(tmp_path: Path) -> None:
+    f = tmp_path / "empty.yaml"
+    f.write_text("", encoding="utf-8")
+    assert load_config(f) == StudyConfig()
+
+
+def test_load_config_errors_name_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(BadConfig, match="nope.yaml: config file not found"):
+        load_config(missing)
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("seed: 1\nworld: [unclosed\n", encoding="utf-8")
+    with pytest.raises(BadConfig) as e:
+        load_config(broken)
+    assert str(broken) in str(e.value) and "not valid YAML" in str(e.value)
+
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n", encoding="utf-8")
+    with pytest.raises(BadConfig) as e:
+        load_config(listy)
+    assert str(listy) in str(e.value) and "mapping" in str(e.value)
+
+    binary = tmp_path / "bin.yaml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(BadConfig) as e:
+        load_config(binary)
+    assert str(binary) in str(e.value)
+
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("foundation:\n  vision:\n    stpes: 3\n", encoding="utf-8")
+    with pytest.raises(BadConfig) as e:
+        load_config(typo, overrides=["seed=2"])
+    assert str(typo) in str(e.value) and "foundation.vision.stpes" in str(e.value)
+
+
+def test_config_and_preset_are_exclusive(tmp_path: Path) -> None:
+    with pytest.raises(BadConfig, match="not both"):
+        load_config(tmp_path / "x.yaml", preset="tiny")
+
+
+def test_unknown_preset_suggests() -> None:
+    with pytest.raises(BadConfig, match="did you mean 'tiny'"):
+        preset_path("tiyn")
+    assert preset_path("smoke").name == "smoke.yaml"
+
+
+def test_target_sources_must_be_study_sources() -> None:
+    """A target's own source list is a subset of the study's, checked before any work."""
+    from harness.study.config import load_config
+    from harness.core.errors import BadConfig
+
+    cfg = load_config(preset="smoke", overrides=["sources=[seed]", "targets=[{name: a, sources: [seed]}]"])
+    assert cfg.targets[0].sources == ("seed",)
+    with pytest.raises(BadConfig, match="seed\\+gold"):
+        load_config(preset="smoke", overrides=["sources=[seed]", "targets=[{name: a, sources: [seed+gold]}]"])

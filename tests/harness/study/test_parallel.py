@@ -1,0 +1,134 @@
+"""The parallel runner: same outputs and cache as the sequential one, errors reach the caller,
+and the workers' progress bars are drawn by the parent."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.core.errors import BadInput, WorkerDied
+from harness.study.parallel import ParallelRunner
+from harness.stages.runner import Runner, Stage, StageContext
+
+
+def write_value(ctx: StageContext) -> dict[str, Any]:
+    """Writes config x plus the inputs' values; reports progress in x units."""
+    total = ctx.config["x"] + sum(json.loads((o.path / "v.json").read_text())["v"] for o in ctx.inputs.values())
+    task = ctx.progress(f"value {ctx.name}", ctx.config["x"])
+    for _ in range(ctx.config["x"]):
+        task.advance(1, loss=0.5)
+    task.close()
+    (ctx.out_dir / "v.json").write_text(json.dumps({"v": total}))
+    return {"v": total}
+
+
+def slow(ctx: StageContext) -> dict[str, Any]:
+    """Takes far longer than any test should wait."""
+    time.sleep(120)
+    return {}
+
+
+def fail(ctx: StageContext) -> dict[str, Any]:
+    """Fails as a bad input file would."""
+    raise BadInput(f"{ctx.out_dir}/x.json: not JSON")
+
+
+def killed(ctx: StageContext) -> dict[str, Any]:
+    """Dies as a process the OOM killer picks would."""
+    os.kill(os.getpid(), signal.SIGKILL)
+    return {}
+
+
+def graph(runner: Runner) -> dict[str, Any]:
+    a = runner.submit(Stage("a", 1, write_value, {"x": 1}))
+    b = runner.submit(Stage("b", 1, write_value, {"x": 2}, {"a": a}))
+    c = runner.submit(Stage("c", 1, write_value, {"x": 3}))
+    d = runner.submit(Stage("d", 1, write_value, {"x": 4}, {"b": b, "c": c}))
+    return {p.name: p.result() for p in (a, b, c, d)}
+
+
+class Bars:
+    """A progress factory that records what it is told."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, list[int]] = {}
+
+    def __call__(self, description: str, total: int) -> Any:
+        done = self.bars.setdefault(description, [total, 0, 0])
+
+        class Task:
+            def advance(self, n: int = 1, **fields: Any) -> None:
+                done[1] += n
+
+            def close(self) -> None:
+                done[2] = 1
+
+        return Task()
+
+
+def test_same_outputs_as_sequential_and_cached_rerun(tmp_path: Path) -> None:
+    seq = graph(Runner(tmp_path / "seq"))
+    bars = Bars()
+    runner = ParallelRunner(tmp_path / "par", bars, jobs=2)
+    try:
+        par = graph(runner)
+    finally:
+        runner.close()
+    assert {k: (o.key, o.meta) for k, o in par.items()} == {k: (o.key, o.meta) for k, o in seq.items()}
+    assert par["d"].meta == {"v": 4 + (2 + 1) + 3} and not any(o.cached for o in par.values())
+    assert sorted(o.name for o in runner.history) == ["a", "b", "c", "d"]
+    # Each worker's bar reached the parent, complete.
+    assert bars.bars == {f"value {n}": [x, x, 1] for n, x in zip("abcd", (1, 2, 3, 4))}
+
+    again = ParallelRunner(tmp_path / "par", jobs=2)
+    try:
+        cached = graph(again)
+    finally:
+        again.close()
+    assert all(o.cached for o in cached.values()) and again._pool is None  # no worker started
+
+
+def test_error_reaches_the_caller_and_dependents(tmp_path: Path) -> None:
+    runner = ParallelRunner(tmp_path, jobs=2)
+    try:
+        bad = runner.submit(Stage("bad", 1, fail))
+        after = runner.submit(Stage("after", 1, write_value, {"x": 1}, {"bad": bad}))
+        with pytest.raises(BadInput, match="not JSON"):
+            bad.result()
+        with pytest.raises(BadInput, match="not JSON"):
+            after.result()
+    finally:
+        runner.close()
+    assert not list(tmp_path.rglob("manifest.json"))
+
+
+def test_a_failure_stops_the_other_workers(tmp_path: Path) -> None:
+    """The study stops at the first error: a long stage in the other worker is not waited for."""
+    runner = ParallelRunner(tmp_path, jobs=2)
+    long = runner.submit(Stage("long", 1, slow))
+    bad = runner.submit(Stage("bad", 1, fail))
+    t0 = time.monotonic()
+    with pytest.raises(BadInput):
+        bad.result()
+    runner.close()
+    assert time.monotonic() - t0 < 60
+    with pytest.raises(BaseException):
+        long.result()
+    assert not list(tmp_path.rglob("manifest.json"))
+
+
+def test_a_killed_worker_is_a_one_line_error(tmp_path: Path) -> None:
+    """A worker killed from outside surfaces as `WorkerDied` (one line from the CLI), naming the stage."""
+    runner = ParallelRunner(tmp_path, jobs=2)
+    try:
+        with pytest.raises(WorkerDied, match="^oom: a worker process died"):
+            runner.submit(Stage("oom", 1, killed)).result()
+    finally:
+        runner.close(abort=True)
+    assert not list(tmp_path.rglob("manifest.json"))
