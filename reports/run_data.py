@@ -119,6 +119,9 @@ def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_s
     quality = read_jsonl(rd / "data_quality.jsonl", QualityRecord) if (rd / "data_quality.jsonl").is_file() else []
     _check_values(rd / "results.jsonl", results, lambda r: (r.target, r.source, r.benchmark, r.split, r.metric))
     _check_values(rd / "data_quality.jsonl", quality, lambda q: (q.source, q.data_type, q.metric))
+    if manifest is None and not (rd / "manifest.json").is_file() and (rd / "stages").is_dir():
+        # A study writes results.jsonl before its manifest: without the manifest it did not finish.
+        raise BadInput(f"{rd}: the study did not finish (no manifest.json); rerun it to resume")
     if manifest is None and (rd / "manifest.json").is_file():
         manifest = read_json(rd / "manifest.json")
         if not isinstance(manifest, dict):

@@ -41,8 +41,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, fsync: bool = 
     power cut and is used for manifests, whose existence vouches for everything else.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # under /dev/null, a folder that is a file, no permission: name the target
+        raise BadInput(f"{path}: cannot write there ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
