@@ -65,7 +65,10 @@ class RunData:
         if s.image is None or folder is None:
             return None
         p = Path(os.path.realpath(folder / s.image))
-        roots = {os.path.realpath(self.run_dir), os.path.realpath(folder.parent)}
+        run, here = os.path.realpath(self.run_dir), os.path.realpath(folder)
+        # Inside the run directory, or inside the stage cache the samples file lies in (a shared
+        # --cache elsewhere): a stage's samples name images of the world stage beside it.
+        roots = {run} if here == run else {run, os.path.dirname(here)}
         if not any(str(p).startswith(r + os.sep) for r in roots) or not p.is_file():
             return None
         if s.image_sha256 and sha256_file(p) != s.image_sha256:

@@ -266,3 +266,46 @@ def test_corpus_is_large_and_covers_every_command() -> None:
     for cmd in ("score pope", "score okvqa", "score aokvqa", "score scienceqa", "score mmbench", "score chair",
                 "quality", "predict", "generate", "world", "run", "report", "compare", "check"):
         assert cmd in commands, cmd
+
+
+def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
+    from harness.cli import main
+
+    try:
+        main(list(argv))
+        rc = 0
+    except SystemExit as e:
+        rc = int(e.code or 0)
+    return rc, capsys.readouterr().err
+
+
+def test_valid_controls_with_a_bom_and_crlf_are_read(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    # Not hostile: a UTF-8 BOM (Windows editors) and CRLF line ends are read as the same data.
+    (tmp_path / "data.json").write_bytes(b"\xef\xbb\xbf" + LLAVA.encode())
+    rc, err = _cli(capsys, "quality", str(tmp_path / "data.json"), "--n-boot", "0", "--no-meteor")
+    assert rc == 0, err
+    (tmp_path / "q.jsonl").write_bytes(b"\xef\xbb\xbf" + POPE_Q.replace("\n", "\r\n").encode())
+    (tmp_path / "p.jsonl").write_text(POPE_P.replace("\n", "\r\n"))
+    rc, err = _cli(capsys, *POPE.format(d=tmp_path).split())
+    assert rc == 0, err
+
+
+def test_outputs_are_written_whole_or_not_at_all(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch, runs: dict[str, str]) -> None:
+    # A write that fails at its last step (the rename) leaves neither the target nor a temp file:
+    # reports, baselines and prediction files all go through temp + rename.
+    from benchmarks.base import BenchItem
+    from benchmarks.pope import Pope
+
+    def refuse(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    for argv in (["report", runs["good"], "--out", str(tmp_path / "r.md")],
+                 ["report", runs["good"], "--format", "html", "--out", str(tmp_path / "r.html")],
+                 ["check", runs["good"], "--write-baseline", str(tmp_path / "b.json")]):
+        rc, err = _cli(capsys, *argv)
+        assert rc == 2 and "No space left" in err, err
+    with pytest.raises(OSError):
+        Pope().write_predictions([BenchItem("1", "q?", None)], ["Yes"], tmp_path / "p.jsonl")
+    assert list(tmp_path.iterdir()) == []
