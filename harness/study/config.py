@@ -221,14 +221,7 @@ class StudyConfig(Section):
         if not NAME_RE.fullmatch(self.name):  # it names a folder under runs/: no '/', no '..'
             raise ValueError(f"name {excerpt(self.name)}: use letters, digits, '.', '_' and '-' (at most 100, "
                              "not starting with '.')")
-        from benchmarks import BENCHMARKS  # the registry, so a typo fails before any work
-
-        known = BENCHMARKS.names()
-        for b in self.benchmarks:
-            if b not in known:
-                close = difflib.get_close_matches(b, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(f"benchmarks: {excerpt(b)} is not a benchmark{hint} (known: {', '.join(known)})")
+        self._check_names()
         v, w = self.foundation.vision, self.world
         if w.kind == "embedded":
             # One patch per grid cell: the vision pretraining labels each patch with its cell.
@@ -249,6 +242,28 @@ class StudyConfig(Section):
         if len(set(names)) != len(names):
             raise ValueError(f"targets: duplicate target names {names}")
         return self
+
+
+    def _check_names(self) -> None:
+        """Every name resolves against its registry or table, so a typo fails in a second, before
+        any stage runs: benchmarks, the seed generator, data sources and data types."""
+        from benchmarks import BENCHMARKS
+        from generators import GENERATORS
+        from generators.base import DATA_TYPES
+        from harness.study.sources import SOURCE_PARTS
+
+        def known(what: str, names: Any, allowed: list[str]) -> None:
+            for n in names:
+                if n not in allowed:
+                    close = difflib.get_close_matches(str(n), allowed, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise ValueError(f"{what}: {excerpt(n)} is not known{hint} (known: {', '.join(allowed)})")
+
+        known("benchmarks", self.benchmarks, BENCHMARKS.names())
+        known("seed_data.generator", [self.seed_data.generator], GENERATORS.names())
+        known("sources", self.sources, list(SOURCE_PARTS))
+        known("seed_data.data_types", self.seed_data.data_types, list(DATA_TYPES))
+        known("extra_data_types", self.extra_data_types, list(DATA_TYPES))
 
 
 def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
