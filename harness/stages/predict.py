@@ -69,7 +69,8 @@ def _inside(path: Path, root: Path) -> bool:
 def check_item_images(items: Sequence["BenchItem"], files: Sequence[Path], image_root: Path | None) -> None:
     """Every image an item names lies inside the image folder and is a readable image of sane size.
 
-    The folder is `image_root`, else the data files' folders. A path that leaves it (`../..`, an
+    The folders are `image_root` and the data files' folders (ScienceQA falls back to images
+    beside problems.json). A path that leaves them (`../..`, an
     absolute path) or an image file that is a symbolic link to outside it is refused, so a data
     file cannot make `predict` read /etc/passwd; a linked image *folder* is allowed (a common
     way to lay out COCO). Unreadable images and decompression bombs are refused before the
@@ -79,7 +80,7 @@ def check_item_images(items: Sequence["BenchItem"], files: Sequence[Path], image
     from harness.models.adapter import check_image
 
     names = ", ".join(map(str, files))
-    roots = [Path(os.path.abspath(image_root))] if image_root is not None else \
+    roots = ([Path(os.path.abspath(image_root))] if image_root is not None else []) + \
         sorted({Path(os.path.abspath(f)).parent for f in files})
     for it in items:
         if isinstance(it.image, (bytes, bytearray)):

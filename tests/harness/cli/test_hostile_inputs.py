@@ -9,6 +9,7 @@ valid run directory, `{w}` a valid world-like folder), and what the message must
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import struct
@@ -151,6 +152,9 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("predict-mmbench-corrupt-b64", {"mmb.tsv": MMB_D.replace("\tc\tl2\n", "\tc\tl2\n").replace(
         "answer\tcategory", "answer\timage\tcategory").replace("\tA\tc", "\tA\t" + "!" * 80 + "\tc")},
      "predict --model {d}/nomodel --benchmark mmbench --data {d}/mmb.tsv --out {d}/out.jsonl", "base64"),
+    ("predict-mmbench-inline-bomb", {"mmb.tsv": MMB_D.replace("answer\tcategory", "answer\timage\tcategory").replace(
+        "\tA\tc", "\tA\t" + base64.b64encode(BOMB).decode() + "\tc")},
+     "predict --model {d}/nomodel --benchmark mmbench --data {d}/mmb.tsv --out {d}/out.jsonl", "too many pixels"),
     # --- generate
     ("generate-categories-missing", {"w/annotations/instances_x.json": '{"images": [], "annotations": []}',
                                      "w/annotations/captions_x.json": '{"annotations": []}'}, GEN, "categories"),
