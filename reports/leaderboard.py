@@ -16,10 +16,10 @@ from typing import Any, Sequence
 import pandas as pd
 
 from harness.core.errors import MissingResource
-from harness.core.records import ResultRecord, SampleRecord
+from harness.core.records import BASELINE_SOURCE, ResultRecord, SampleRecord
 from reports.run_data import RunData, unit_scores
 
-BASELINE = "seed"
+BASELINE = BASELINE_SOURCE
 ALPHA = 0.05
 FRAME_COLUMNS = ["target", "source", "column", "value", "low", "high", "n", "diff", "diff_low", "diff_high", "p",
                  "significant", "better", "best", "note"]

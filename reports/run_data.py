@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.errors import BadInput, MissingResource, excerpt
-from harness.core.records import QualityRecord, ResultRecord, SampleRecord, stage_dir_from_manifest
+from harness.core.records import (MANIFEST, QUALITY_FILE, RESULTS_FILE, SAMPLES_FILE, VIC_EFFECT_FILE, QualityRecord,
+                                   ResultRecord, SampleRecord, stage_dir_from_manifest)
 
-SAMPLES = "samples.jsonl"
 Cell = tuple[str, str, str, str]  # (target, source, benchmark, split)
 
 
@@ -97,13 +97,13 @@ def _samples_files(run_dir: Path, manifest: dict[str, Any]) -> list[Path]:
     found: list[Path] = []
     for name, st in manifest.get("stages", {}).items():
         if name.startswith("score/") and isinstance(st, dict) and isinstance(st.get("path"), str):
-            p = stage_dir_from_manifest(run_dir, st["path"]) / SAMPLES
+            p = stage_dir_from_manifest(run_dir, st["path"]) / SAMPLES_FILE
             if p.is_file():
                 found.append(p)
     if not found:
-        found = sorted((run_dir / "stages").glob(f"score--*/{SAMPLES}"))
-    if (run_dir / SAMPLES).is_file():  # a hand-made or merged run keeps them at the top
-        found.append(run_dir / SAMPLES)
+        found = sorted((run_dir / "stages").glob(f"score--*/{SAMPLES_FILE}"))
+    if (run_dir / SAMPLES_FILE).is_file():  # a hand-made or merged run keeps them at the top
+        found.append(run_dir / SAMPLES_FILE)
     return found
 
 
@@ -116,21 +116,21 @@ def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_s
     from harness.core.io import read_json, read_jsonl
 
     rd = Path(run_dir)
-    if not (rd / "results.jsonl").is_file():
-        raise MissingResource(f"{rd}: not a run directory (no results.jsonl)")
-    results = read_jsonl(rd / "results.jsonl", ResultRecord)
-    quality = read_jsonl(rd / "data_quality.jsonl", QualityRecord) if (rd / "data_quality.jsonl").is_file() else []
-    _check_values(rd / "results.jsonl", results, lambda r: (r.target, r.source, r.benchmark, r.split, r.metric))
-    _check_values(rd / "data_quality.jsonl", quality, lambda q: (q.source, q.data_type, q.metric))
-    if manifest is None and not (rd / "manifest.json").is_file() and (rd / "stages").is_dir():
+    if not (rd / RESULTS_FILE).is_file():
+        raise MissingResource(f"{rd}: not a run directory (no {RESULTS_FILE})")
+    results = read_jsonl(rd / RESULTS_FILE, ResultRecord)
+    quality = read_jsonl(rd / QUALITY_FILE, QualityRecord) if (rd / QUALITY_FILE).is_file() else []
+    _check_values(rd / RESULTS_FILE, results, lambda r: (r.target, r.source, r.benchmark, r.split, r.metric))
+    _check_values(rd / QUALITY_FILE, quality, lambda q: (q.source, q.data_type, q.metric))
+    if manifest is None and not (rd / MANIFEST).is_file() and (rd / "stages").is_dir():
         # A study writes results.jsonl before its manifest: without the manifest it did not finish.
-        raise BadInput(f"{rd}: the study did not finish (no manifest.json); rerun it to resume")
-    if manifest is None and (rd / "manifest.json").is_file():
-        manifest = read_json(rd / "manifest.json")
+        raise BadInput(f"{rd}: the study did not finish (no {MANIFEST}); rerun it to resume")
+    if manifest is None and (rd / MANIFEST).is_file():
+        manifest = read_json(rd / MANIFEST)
         if not isinstance(manifest, dict):
             raise BadInput(f"{rd / 'manifest.json'}: expected a JSON object")
     manifest = manifest or {}
-    vic = read_json(rd / "vic_effect.json") if (rd / "vic_effect.json").is_file() else None
+    vic = read_json(rd / VIC_EFFECT_FILE) if (rd / VIC_EFFECT_FILE).is_file() else None
     samples: list[SampleRecord] = []
     dirs: dict[tuple[str, str, str], Path] = {}
     if with_samples:

@@ -6,9 +6,10 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from harness.core.records import BASELINE_SOURCE
 from reports.run_data import RunData
 
-BASE_PART = "seed"
+BASE_PART = BASELINE_SOURCE  # the baseline source is also the data part every source includes
 
 
 def generated_records(run: RunData) -> dict[str, int]:

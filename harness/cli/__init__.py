@@ -81,7 +81,8 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub unless the user named one
     console = _console(quiet)
     run_dir = Path(out_dir) if out_dir else Path("runs") / cfg.name
-    from harness.core.progress import RichProgress, silent_progress
+    from harness.core.progress import silent_progress
+    from harness.core.rich_progress import RichProgress
     from harness.study.run import run_study
 
     from harness.study.parallel import default_jobs

@@ -27,11 +27,12 @@ def export_foundation(run_dir: str, out_dir: str) -> None:
     vigc-bench run -o foundation.pretrained=null --out runs/foundation
     vigc-bench export-foundation runs/foundation --out harness/weights/tiny
     """
+    from harness.core.records import MANIFEST
     from harness.stages.pretrained import export
 
     run = Path(run_dir)
-    if not (run / "manifest.json").is_file():
-        raise BadInput(f"{run / 'manifest.json'}: not found (is {run} a finished run directory?)")
+    if not (run / MANIFEST).is_file():
+        raise BadInput(f"{run / MANIFEST}: not found (is {run} a finished run directory?)")
     index = export(run, Path(out_dir))
     for part, entry in index["parts"].items():
         size = sum((Path(out_dir) / part / rel).stat().st_size for rel in entry["files"])

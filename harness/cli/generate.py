@@ -35,6 +35,7 @@ def generate(generator: str, world_dir: str, split: str, model: str | None, out_
     from generators import GENERATORS
     from generators.base import GenerationContext, to_llava
     from harness.core.io import write_json
+    from harness.core.records import WorldLayout
     from harness.stages.world import image_infos
     from harness.core.sharding import parse_shard, take_shard, write_shard
 
@@ -44,10 +45,11 @@ def generate(generator: str, world_dir: str, split: str, model: str | None, out_
         raise BadInput(f"--data-type {excerpt(unknown[0])}: {generator} generates {', '.join(gen.data_types)}")
     sh = parse_shard(shard)
     wd = Path(world_dir)
-    if not (wd / "annotations" / f"instances_{split}.json").is_file():
-        raise MissingResource(f"{wd}: no annotations/instances_{split}.json (not a world directory, or no split "
-                              f"{split!r})")
-    infos = take_shard(image_infos(wd, split, with_scenes=(wd / "scenes" / f"{split}.jsonl").is_file()), sh)
+    layout = WorldLayout(wd)
+    if not layout.instances(split).is_file():
+        raise MissingResource(f"{wd}: no {layout.instances(split).relative_to(wd)} (not a world directory, or no "
+                              f"split {split!r})")
+    infos = take_shard(image_infos(wd, split, with_scenes=layout.scenes(split).is_file()), sh)
     vlm = None
     if gen.reads_pixels:
         if model is None:

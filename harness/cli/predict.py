@@ -51,7 +51,7 @@ def predict(model: str, benchmark: str, data: tuple[str, ...], out_file: str, im
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from rich.console import Console
 
-    from harness.core.progress import RichProgress
+    from harness.core.rich_progress import RichProgress
     from harness.models.adapter import load_vlm
     from harness.models.runtime import configure
 

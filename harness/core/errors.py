@@ -21,6 +21,11 @@ class MissingResource(VigcError):
     """Something the run needs is absent: a file, a checkpoint, a registered name, a shard."""
 
 
+class PluginError(VigcError):
+    """A registered benchmark or generator is malformed: a duplicate name, the wrong base
+    class, or an entry point that fails to import."""
+
+
 class WorkerDied(VigcError):
     """A stage's worker process was killed from outside (by the OS, e.g. out of memory)."""
 

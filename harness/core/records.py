@@ -7,6 +7,7 @@ only where the format is ours; official formats (LLaVA JSON, benchmark files) st
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import os
@@ -15,6 +16,57 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
+
+# --- file names: spelled here only ---------------------------------------------------------
+
+# The run directory (DESIGN §5).
+MANIFEST = "manifest.json"  # also every stage folder's: written last, so it vouches for the rest
+RESULTS_FILE = "results.jsonl"  # ResultRecord lines (also in each score stage's folder)
+QUALITY_FILE = "data_quality.jsonl"  # QualityRecord lines
+VIC_EFFECT_FILE = "vic_effect.json"  # VIC against VIG on the same questions (also the quality stage's)
+REPORT_FILES = ("report.md", "report.html")
+# Stage folders.
+SAMPLES_FILE = "samples.jsonl"  # a score stage's SampleRecord lines
+RECORDS_FILE = "records.jsonl"  # a data stage's GenerationRecord lines
+LLAVA_FILE = "llava.json"  # a data stage's conversations in LLaVA's JSON format
+PART_QUALITY_FILE = "quality.jsonl"  # a quality stage's QualityRecord lines
+TRAIN_LOG = "train_log.json"  # a training stage's losses and counts
+
+# The data source every other is compared with: the language-only data on the seed images.
+# It is also the name of that data part, which every source includes.
+BASELINE_SOURCE = "seed"
+
+
+class WorldLayout:
+    """Where a world folder keeps its images, ground-truth scenes and COCO annotations, per split."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def images(self) -> Path:
+        """The image root: LLaVA JSON `image` fields and COCO `file_name`s are relative to it."""
+        return self.root / "images"
+
+    def scenes(self, split: str) -> Path:
+        """The split's `Scene` lines (complete ground truth; the embedded world only)."""
+        return self.root / "scenes" / f"{split}.jsonl"
+
+    def instances(self, split: str) -> Path:
+        """The split's COCO `instances` JSON."""
+        return self.root / "annotations" / f"instances_{split}.json"
+
+    def captions(self, split: str) -> Path:
+        """The split's COCO `captions` JSON."""
+        return self.root / "annotations" / f"captions_{split}.json"
+
+    def all_scenes(self) -> list[Path]:
+        """Every split's `Scene` lines, sorted."""
+        return sorted((self.root / "scenes").glob("*.jsonl"))
+
+    def all_captions(self) -> list[Path]:
+        """Every split's COCO `captions` JSON, sorted."""
+        return sorted((self.root / "annotations").glob("captions_*.json"))
 
 
 def stage_dir_in_manifest(run_dir: Path, stage_dir: Path) -> str:

@@ -65,7 +65,7 @@ def vigc_lm_class() -> type:
             from rich.console import Console
 
             from harness.stages.predict import predict_items
-            from harness.core.progress import RichProgress
+            from harness.core.rich_progress import RichProgress
 
             by_task: dict[Any, list[int]] = {}
             for i, req in enumerate(requests):

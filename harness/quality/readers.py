@@ -14,7 +14,7 @@ from typing import Any, Generic, Iterable, Mapping, TypeVar
 
 from harness.core.errors import BadInput, MissingResource
 from harness.core.io import iter_jsonl_dicts, read_json, read_jsonl
-from harness.core.records import GenerationRecord, Scene
+from harness.core.records import GenerationRecord, Scene, WorldLayout
 
 T = TypeVar("T")
 _HUMAN = ("human", "user")
@@ -112,11 +112,11 @@ def scene_index(scenes: Iterable[Scene]) -> ImageIndex[Scene]:
 
 def load_scenes(world_dir: str | Path, split: str | None = None) -> list[Scene]:
     """The scenes of one split of a world directory, or of every split written there."""
-    root = Path(world_dir) / "scenes"
-    files = [root / f"{split}.jsonl"] if split else sorted(root.glob("*.jsonl"))
+    layout = WorldLayout(Path(world_dir))
+    files = [layout.scenes(split)] if split else layout.all_scenes()
     if not files or not all(f.is_file() for f in files):
         raise MissingResource(f"{world_dir}: no scenes{f' for split {split!r}' if split else ''} "
-                              f"(expected {root}/<split>.jsonl)")
+                              f"(expected {layout.scenes('<split>')})")
     return [s for f in files for s in read_jsonl(f, Scene)]
 
 
@@ -142,8 +142,8 @@ def load_references(path: str | Path) -> dict[str, list[str]]:
 
 def world_references(world_dir: str | Path, split: str | None = None) -> dict[str, list[str]]:
     """The world's COCO captions for one split or all splits (empty when none are written)."""
-    root = Path(world_dir) / "annotations"
-    files = [root / f"captions_{split}.json"] if split else sorted(root.glob("captions_*.json"))
+    layout = WorldLayout(Path(world_dir))
+    files = [layout.captions(split)] if split else layout.all_captions()
     out: dict[str, list[str]] = {}
     for f in files:
         if f.is_file():

@@ -8,12 +8,11 @@ from typing import Any
 
 from benchmarks import BENCHMARKS
 from harness.core.io import read_jsonl, write_jsonl
-from harness.core.records import ResultRecord, SampleRecord
+from harness.core.records import MANIFEST, RESULTS_FILE, SAMPLES_FILE, ResultRecord, SampleRecord, WorldLayout
 from harness.stages.runner import StageContext
 from harness.world.export import read_scenes
 
 VERSION = 2  # 2: score writes samples.jsonl
-SAMPLES = "samples.jsonl"
 
 
 def run_bench_files(ctx: StageContext) -> dict[str, Any]:
@@ -24,7 +23,7 @@ def run_bench_files(ctx: StageContext) -> dict[str, Any]:
     for name in ctx.config["benchmarks"]:
         bench = BENCHMARKS.get(name)()
         out = ctx.out_dir / name
-        per_split = bench.synthesize(scenes, world / "images", out, ctx.config["seed"])
+        per_split = bench.synthesize(scenes, WorldLayout(world).images, out, ctx.config["seed"])
         # Relative paths: the stage directory is renamed when it finishes.
         files[name] = {split: [str(Path(p).resolve().relative_to(ctx.out_dir.resolve())) for p in ps]
                        for split, ps in per_split.items()}
@@ -47,7 +46,7 @@ def run_predict(ctx: StageContext) -> dict[str, Any]:
     world = ctx.input_path("world")
     written = {}
     for split, files in bench_files(ctx.inputs["bench"], c["benchmark"]).items():
-        items = bench.load(files, image_root=world / "images")
+        items = bench.load(files, image_root=WorldLayout(world).images)
         answers = predict_items(vlm, items, c["batch_size"], c["num_beams"], blind=c.get("blind", False),
                                 progress=ctx.progress, description=f"predict {c['label']} {c['benchmark']}/{split}")
         pred = ctx.out_dir / f"{split}.predictions"
@@ -90,8 +89,8 @@ def run_score(ctx: StageContext) -> dict[str, Any]:
                 prediction=s.prediction, extracted=s.extracted, reference=s.reference, metric=bench.primary_metric,
                 score=s.score, weight=s.weight, image=ref, image_sha256=sha))
         notes[split] = res.notes
-    write_jsonl(ctx.out_dir / "results.jsonl", rows)
-    write_jsonl(ctx.out_dir / SAMPLES, samples)
+    write_jsonl(ctx.out_dir / RESULTS_FILE, rows)
+    write_jsonl(ctx.out_dir / SAMPLES_FILE, samples)
     return {"rows": len(rows), "samples": len(samples), "notes": notes}
 
 
@@ -134,14 +133,14 @@ def _world_images(ctx: StageContext) -> Path | None:
     """The world's image folder, found through the predict stage's manifest (the score stage
     has no world input of its own; stage folders of one cache are siblings)."""
     from harness.core.io import read_json
-    from harness.stages.runner import MANIFEST, _dir_name
+    from harness.stages.runner import _dir_name
 
     pred = ctx.input_path("pred")
     key = read_json(pred / MANIFEST).get("inputs", {}).get("world") if (pred / MANIFEST).is_file() else None
-    folder = pred.parent / _dir_name("world", key) / "images" if key else None
+    folder = WorldLayout(pred.parent / _dir_name("world", key)).images if key else None
     return folder if folder is not None and folder.is_dir() else None
 
 
 def read_results(score_out: Any) -> list[ResultRecord]:
     """The result records of a finished score stage."""
-    return read_jsonl(score_out.path / "results.jsonl", ResultRecord)
+    return read_jsonl(score_out.path / RESULTS_FILE, ResultRecord)

@@ -9,10 +9,9 @@ from generators.base import GenerationContext, to_llava
 from harness.core.io import write_json, write_jsonl
 from harness.stages.world import image_infos
 from harness.stages.runner import StageContext
+from harness.core.records import LLAVA_FILE, RECORDS_FILE
 
 VERSION = 1
-LLAVA_FILE = "llava.json"
-RECORDS_FILE = "records.jsonl"
 
 
 def run_generate(ctx: StageContext) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core.io import read_json, write_json
-from harness.core.records import Conversation
+from harness.core.records import TRAIN_LOG, Conversation, WorldLayout
 from harness.stages.runner import StageContext, resume_dir
 
 VERSION = 1
@@ -38,7 +38,7 @@ def run_finetune(ctx: StageContext) -> dict[str, Any]:
     convs: list[Conversation] = []
     for role, fname in sorted(c["files"].items()):
         convs.extend(load_conversations(ctx.input_path(role) / fname))
-    image_root = ctx.input_path("world") / "images"
+    image_root = WorldLayout(ctx.input_path("world")).images
     images = sorted({cv.image for cv in convs})
     feats, rows = feature_table(vlm, [image_root / im for im in images], blind=c.get("blind", False))
     examples = examples_from_conversations(vlm, convs, dict(zip(images, rows)), ft["max_length"])
@@ -49,7 +49,7 @@ def run_finetune(ctx: StageContext) -> dict[str, Any]:
                    advance=lambda step, loss: task.advance(1, loss=loss))
     task.close()
     vlm.save(ctx.out_dir / "model")
-    write_json(ctx.out_dir / "train_log.json", {"losses": log.losses, "seconds": round(log.seconds, 2),
+    write_json(ctx.out_dir / TRAIN_LOG, {"losses": log.losses, "seconds": round(log.seconds, 2),
                                                 "trainable_params": log.trainable_params, "examples": log.examples,
                                                 "conversations": len(convs), "resumed_from": log.resumed_from})
     return {"examples": log.examples, "final_loss": log.losses[-1][1] if log.losses else None,

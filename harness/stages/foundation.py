@@ -6,6 +6,7 @@ from typing import Any
 
 from harness.stages.runner import StageContext
 from harness.world.export import read_scenes
+from harness.core.records import WorldLayout
 
 VERSION = 2
 
@@ -26,7 +27,7 @@ def run_vision(ctx: StageContext) -> dict[str, Any]:
     # The processor is the one the assembled VLM will use, so features match at train time.
     ip = _image_processor(c["arch"], spec.image_size)
     task = ctx.progress(f"foundation: vision ({c['arch']}) pretraining", v["steps"])
-    pix = torch.cat([ip([open_image(world / "images" / s.file_name) for s in scenes[i:i + 512]],
+    pix = torch.cat([ip([open_image(WorldLayout(world).images / s.file_name) for s in scenes[i:i + 512]],
                         return_tensors="pt")["pixel_values"] for i in range(0, len(scenes), 512)])
     labels = torch.tensor([patch_labels(s) for s in scenes])
     centres = torch.tensor([patch_centres(s) for s in scenes])
@@ -145,7 +146,7 @@ def run_align(ctx: StageContext) -> dict[str, Any]:
     cells = scenes[0].grid ** 2
     vlm = assemble_tiny(arch, ctx.input_path("lm"), ctx.input_path("vision"), num_query_tokens=cells)
     book = SlotCodebook.load(ctx.input_path("lm"))
-    feats, rows = feature_table(vlm, [world / "images" / s.file_name for s in scenes])
+    feats, rows = feature_table(vlm, [WorldLayout(world).images / s.file_name for s in scenes])
     feats = feats[rows]
     with torch.no_grad():
         target = book.vectors(attrs_tensor(scenes), vlm.model.get_input_embeddings().weight)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.core.io import read_jsonl, write_json, write_jsonl
-from harness.core.records import GenerationRecord, QualityRecord
+from harness.core.records import PART_QUALITY_FILE, RECORDS_FILE, VIC_EFFECT_FILE, GenerationRecord, QualityRecord
 from harness.stages.runner import StageContext
 
 VERSION = 1
@@ -20,7 +20,7 @@ def run_quality(ctx: StageContext) -> dict[str, Any]:
 
     c = ctx.config
     data = ctx.input_path("data")
-    records = read_jsonl(data / "records.jsonl", GenerationRecord)
+    records = read_jsonl(data / RECORDS_FILE, GenerationRecord)
     if c["answer"] == "vig":
         records = [r.model_copy(update={"answer": r.vig_answer}) for r in records]
     world = ctx.input_path("world")
@@ -28,15 +28,15 @@ def run_quality(ctx: StageContext) -> dict[str, Any]:
     refs = world_references(world, c["split"])
     rows = quality_metrics(records, scenes=scenes, references=refs, source=c["part"], n_boot=c["bootstrap"],
                            seed=c["seed"], meteor=c["meteor"])
-    write_jsonl(ctx.out_dir / "quality.jsonl", rows)
+    write_jsonl(ctx.out_dir / PART_QUALITY_FILE, rows)
     meta: dict[str, Any] = {"rows": len(rows)}
     if c["answer"] == "final" and scenes is not None and any(r.vig_answer for r in records):
         effect = vic_effect(records, scenes, n_boot=c["bootstrap"], seed=c["seed"])
-        write_json(ctx.out_dir / "vic_effect.json", effect)
+        write_json(ctx.out_dir / VIC_EFFECT_FILE, effect)
         meta["vic_effect"] = True
     return meta
 
 
 def read_quality(out: Any) -> list[QualityRecord]:
     """The quality records of a finished quality stage."""
-    return read_jsonl(out.path / "quality.jsonl", QualityRecord)
+    return read_jsonl(out.path / PART_QUALITY_FILE, QualityRecord)

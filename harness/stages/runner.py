@@ -10,23 +10,21 @@ its final name. So a directory with a manifest is complete, and anything else is
 from __future__ import annotations
 
 import copy
-import fnmatch
-import hashlib
 import json
 import os
 import shutil
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from harness import __version__
+from harness.core.code import code_fingerprint
 from harness.core.io import hash_obj, is_atomic_temp, read_json, write_json
 from harness.core.progress import ProgressFactory, silent_progress
+from harness.core.records import MANIFEST
 
-MANIFEST = "manifest.json"
 RESUME = ".resume"
 LOCKS = ".locks"
 
@@ -111,43 +109,11 @@ class Stage:
             "stage": self.name,
             "version": self.version,
             "harness": __version__,
-            "code": code_fingerprint(),
+            # The source of every module the stage function can run (its module's import closure).
+            "code": code_fingerprint(self.fn.__module__),
             "config": dict(self.config),
             "inputs": {role: out.key for role, out in sorted(self.inputs.items())},
         })
-
-
-# Files that cannot change what a stage writes: the CLI, progress display, the lm-eval bridge
-# and report rendering. Of reports/, stages run only the quality metrics (quality stage).
-_NOT_CODE = ("harness/cli/*", "harness/core/progress.py", "harness/lm_eval_bridge/*",
-             "benchmarks/_mmbench_judge.py",
-             "reports/*")
-_STAGE_REPORTS: tuple[str, ...] = ()
-
-
-def _is_code(rel: str) -> bool:
-    if rel in _STAGE_REPORTS:
-        return True
-    return not any(fnmatch.fnmatch(rel, pat) for pat in _NOT_CODE)
-
-
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """Hash of the source of every module a stage can run, computed once per process.
-
-    Part of every stage key, so editing a generator, template, model or scorer recomputes
-    what it affects instead of reusing outputs of the old code (declared stage versions
-    alone are easy to forget to bump). Conservative: an edit recomputes all stages.
-    """
-    root = Path(__file__).resolve().parents[2]
-    h = hashlib.sha256()
-    for pkg in ("harness", "generators", "benchmarks", "reports"):
-        for f in sorted((root / pkg).rglob("*.py")):
-            rel = f.relative_to(root).as_posix()
-            if _is_code(rel):
-                h.update(rel.encode())
-                h.update(f.read_bytes())
-    return h.hexdigest()
 
 
 def _dir_name(name: str, key: str) -> str:

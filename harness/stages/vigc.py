@@ -6,10 +6,13 @@ import random
 from typing import Any, Sequence
 
 from harness.core.io import read_jsonl, write_json, write_jsonl
-from harness.core.records import GenerationRecord
+from harness.core.records import RECORDS_FILE, TRAIN_LOG, GenerationRecord, WorldLayout
 from harness.stages.runner import StageContext, resume_dir
 
 VERSION = 1
+# The data/vigc stage's two LLaVA files: VIG answers only (the seed+vig ablation), and corrected.
+VIG_LLAVA_FILE = "llava_vig.json"
+VIGC_LLAVA_FILE = "llava_vigc.json"
 
 
 def vigc_examples(vlm: Any, records: Sequence[GenerationRecord], image_rows: dict[str, int], seed: int,
@@ -66,10 +69,10 @@ def run_vigc_train(ctx: StageContext) -> dict[str, Any]:
                         align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
     records: list[GenerationRecord] = []
     for role in sorted(r for r in ctx.inputs if r.startswith("data:")):
-        records += [r for r in read_jsonl(ctx.input_path(role) / "records.jsonl", GenerationRecord)
+        records += [r for r in read_jsonl(ctx.input_path(role) / RECORDS_FILE, GenerationRecord)
                     if r.data_type in c["data_types"]]
     images = sorted({r.image for r in records})
-    root = ctx.input_path("world") / "images"
+    root = WorldLayout(ctx.input_path("world")).images
     feats, rows = feature_table(vlm, [root / im for im in images])
     fw = first_word_distribution([r.question for r in records if r.data_type == "knowledge_vqa"])
     examples = vigc_examples(vlm, records, dict(zip(images, rows)), c["seed"], ft["max_length"], fw)
@@ -79,7 +82,7 @@ def run_vigc_train(ctx: StageContext) -> dict[str, Any]:
                    checkpoint_every=ft["checkpoint_every"], advance=lambda s, loss: task.advance(1, loss=loss))
     task.close()
     vlm.save(ctx.out_dir / "model")
-    write_json(ctx.out_dir / "train_log.json", {"losses": log.losses, "seconds": round(log.seconds, 2),
+    write_json(ctx.out_dir / TRAIN_LOG, {"losses": log.losses, "seconds": round(log.seconds, 2),
                                                 "examples": log.examples, "first_words": fw})
     return {"examples": log.examples, "final_loss": log.losses[-1][1] if log.losses else None, "first_words": fw}
 
@@ -101,9 +104,9 @@ def run_vigc_generate(ctx: StageContext) -> dict[str, Any]:
                                       "vic_at_eos": c["vic_at_eos"], "batch_size": c["batch_size"],
                                       "first_words": fw})
     records = GENERATORS.get("vigc")().generate(gctx)
-    write_jsonl(ctx.out_dir / "records.jsonl", records)
+    write_jsonl(ctx.out_dir / RECORDS_FILE, records)
     vig = [r.model_copy(update={"answer": r.vig_answer, "correction_steps": ()}) for r in records]
-    for name, recs in (("llava_vig.json", vig), ("llava_vigc.json", records)):
+    for name, recs in ((VIG_LLAVA_FILE, vig), (VIGC_LLAVA_FILE, records)):
         write_json(ctx.out_dir / name, [cv.model_dump(mode="json", by_alias=True) for cv in to_llava(recs)],
                    indent=None)
     status: dict[str, int] = {}

@@ -10,6 +10,7 @@ from harness.core.errors import BadInput
 from harness.core.io import read_json
 from harness.stages.runner import StageContext
 from harness.world.export import read_scenes, write_world
+from harness.core.records import WorldLayout
 
 VERSION = 1
 
@@ -31,8 +32,8 @@ def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[I
     A COCO file of the wrong shape (no 'categories', a list where an object belongs, a box that
     is not four numbers) is a `BadInput` naming it.
     """
-    inst_path = world_dir / "annotations" / f"instances_{split}.json"
-    caps_path = world_dir / "annotations" / f"captions_{split}.json"
+    layout = WorldLayout(world_dir)
+    inst_path, caps_path = layout.instances(split), layout.captions(split)
     inst, caps = read_json(inst_path), read_json(caps_path)
     try:
         return _image_infos(world_dir, split, with_scenes, inst, caps)
@@ -43,6 +44,7 @@ def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[I
 
 def _image_infos(world_dir: Path, split: str, with_scenes: bool, inst: Any, caps: Any) -> list[ImageInfo]:
     """`image_infos` from the parsed files (their shape errors are the caller's to name)."""
+    layout = WorldLayout(world_dir)
     cats = {c["id"]: c["name"] for c in inst["categories"]}
     boxes: dict[int, list[Box]] = {}
     for a in inst["annotations"]:
@@ -51,7 +53,7 @@ def _image_infos(world_dir: Path, split: str, with_scenes: bool, inst: Any, caps
     for a in caps["annotations"]:
         captions.setdefault(a["image_id"], []).append(a["caption"])
     scenes = {s.image_id: s for s in read_scenes(world_dir, split)} if with_scenes else {}
-    root = world_dir / "images"
+    root = layout.images
     return [ImageInfo(image_id=im["id"], file_name=im["file_name"], path=root / im["file_name"], width=im["width"],
                       height=im["height"], captions=tuple(captions.get(im["id"], ())),
                       boxes=tuple(boxes.get(im["id"], ())), scene=scenes.get(im["id"]))

@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.core.errors import BadConfig, excerpt
+from harness.core.records import BASELINE_SOURCE
 from harness.models.tiny import LMSpec, VisionSpec
 
 PRESETS = ("smoke", "tiny", "paper")
@@ -27,6 +28,27 @@ class Section(BaseModel):
 
     # allow_inf_nan=False: `lr: .inf` or a NaN would run the whole study on NaN weights.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# Names in a study resolve against their registries while the config is validated, before any
+# work: a misspelt benchmark is one line with a suggestion, not an error after the world is drawn.
+
+def _known_data_types(names: tuple[str, ...]) -> tuple[str, ...]:
+    from generators.base import DATA_TYPES
+
+    for dt in names:
+        if dt not in DATA_TYPES:
+            close = difflib.get_close_matches(dt, DATA_TYPES, n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ValueError(f"unknown data type {dt!r}{hint} (known: {', '.join(DATA_TYPES)})")
+    return names
+
+
+def _known(registry: Any, names: tuple[str, ...]) -> tuple[str, ...]:
+    for name in names:
+        if name not in registry:
+            raise ValueError(registry.unknown(name))
+    return names
 
 
 class WorldImages(Section):
@@ -126,6 +148,15 @@ class GeneratorConfig(Section):
     data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning")
     per_image: int = Field(1, ge=1, description="samples per image and data type")
 
+    @field_validator("generator")
+    @classmethod
+    def _generator(cls, v: str) -> str:
+        from generators import GENERATORS
+
+        return _known(GENERATORS, (v,))[0]
+
+    _data_types = field_validator("data_types")(_known_data_types)
+
 
 class FinetuneConfig(Section):
     """Instruction finetuning of a target model."""
@@ -161,6 +192,8 @@ class VICConfig(Section):
     at_eos: bool = Field(True, description="VIC stops when the model ends the answer")
     batch_size: int = Field(64, ge=1)
 
+    _data_types = field_validator("data_types")(_known_data_types)
+
 
 class VIGCConfig(Section):
     """The VIGC model (InstructBLIP-style) and the data it generates on the extra images."""
@@ -171,13 +204,10 @@ class VIGCConfig(Section):
     finetune: FinetuneConfig = FinetuneConfig(train_lm=False)
     generate: VICConfig = VICConfig()
 
+    _data_types = field_validator("train_data_types")(_known_data_types)
+
     @model_validator(mode="after")
     def _check(self) -> "VIGCConfig":
-        from generators.base import DATA_TYPES
-
-        for dt in (*self.train_data_types, *self.generate.data_types):
-            if dt not in DATA_TYPES:
-                raise ValueError(f"unknown data type {dt!r} (known: {', '.join(DATA_TYPES)})")
         if self.generate.max_sentences is None and not self.generate.at_eos:
             raise ValueError("vigc.generate needs max_sentences, at_eos, or both")
         return self
@@ -216,12 +246,39 @@ class StudyConfig(Section):
     predict: PredictConfig = PredictConfig()
     bootstrap: int = Field(1000, ge=0, description="bootstrap resamples for confidence intervals")
 
+    _data_types = field_validator("extra_data_types")(_known_data_types)
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _benchmarks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from benchmarks import BENCHMARKS
+
+        return _known(BENCHMARKS, v)
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        from harness.study.sources import SOURCES
+
+        return _known(SOURCES, v)
+
+    def data_parts(self) -> tuple[str, ...]:
+        """The data parts this study makes: the baseline on the seed images; on the extra images
+        language-only data, ground truth (embedded world) and VIG / VIC data (with `vigc.enabled`)."""
+        parts = [BASELINE_SOURCE]
+        if self.world.images.extra > 0:
+            parts.append("lang")
+            if self.world.kind == "embedded":
+                parts.append("gold")
+            if self.vigc.enabled:
+                parts += ["vig", "vigc"]
+        return tuple(parts)
+
     @model_validator(mode="after")
     def _cross_check(self) -> "StudyConfig":
         if not NAME_RE.fullmatch(self.name):  # it names a folder under runs/: no '/', no '..'
             raise ValueError(f"name {excerpt(self.name)}: use letters, digits, '.', '_' and '-' (at most 100, "
                              "not starting with '.')")
-        self._check_names()
         v, w = self.foundation.vision, self.world
         if w.kind == "embedded":
             # One patch per grid cell: the vision pretraining labels each patch with its cell.
@@ -234,6 +291,13 @@ class StudyConfig(Section):
         if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded":
             raise ValueError(f"vigc.num_query_tokens ({self.vigc.num_query_tokens}) must be world.grid squared "
                              f"({w.grid ** 2}): one query per cell")
+        from harness.study.sources import SOURCES
+
+        for s in self.sources:
+            missing = [p for p in SOURCES.get(s).parts if p not in self.data_parts()]
+            if missing:
+                raise ValueError(f"sources: {s!r} needs data part(s) {', '.join(missing)}, which this study cannot "
+                                 "make (see world.images.extra, vigc.enabled)")
         for t in self.targets:
             extra = [s for s in t.sources or () if s not in self.sources]
             if extra:
@@ -242,28 +306,6 @@ class StudyConfig(Section):
         if len(set(names)) != len(names):
             raise ValueError(f"targets: duplicate target names {names}")
         return self
-
-
-    def _check_names(self) -> None:
-        """Every name resolves against its registry or table, so a typo fails in a second, before
-        any stage runs: benchmarks, the seed generator, data sources and data types."""
-        from benchmarks import BENCHMARKS
-        from generators import GENERATORS
-        from generators.base import DATA_TYPES
-        from harness.study.sources import SOURCE_PARTS
-
-        def known(what: str, names: Any, allowed: list[str]) -> None:
-            for n in names:
-                if n not in allowed:
-                    close = difflib.get_close_matches(str(n), allowed, n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
-                    raise ValueError(f"{what}: {excerpt(n)} is not known{hint} (known: {', '.join(allowed)})")
-
-        known("benchmarks", self.benchmarks, BENCHMARKS.names())
-        known("seed_data.generator", [self.seed_data.generator], GENERATORS.names())
-        known("sources", self.sources, list(SOURCE_PARTS))
-        known("seed_data.data_types", self.seed_data.data_types, list(DATA_TYPES))
-        known("extra_data_types", self.extra_data_types, list(DATA_TYPES))
 
 
 def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
@@ -301,7 +343,8 @@ def validate(data: dict[str, Any], origin: str) -> StudyConfig:
         msg = err["msg"].removeprefix("Value error, ")
         got = err.get("input")
         got_s = f" (got {got!r})" if not isinstance(got, (dict, list)) and "input" in err else ""
-        raise BadConfig(f"{origin}: {key}: {msg}{got_s}") from None
+        # A cross-field check (empty loc) names its keys itself.
+        raise BadConfig(f"{origin}: {key + ': ' if loc else ''}{msg}{got_s}") from None
 
 
 def preset_path(name: str) -> Path:

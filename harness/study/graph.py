@@ -10,9 +10,9 @@ from harness.core.io import read_json
 from harness.stages import bench as bench_stage, data as data_stage, finetune as finetune_stage
 from harness.stages import foundation as foundation_stage, lm as lm_stage, pretrained
 from harness.stages import quality as quality_stage, vigc as vigc_stage, world as world_stage
-from harness.core.records import QualityRecord, ResultRecord
+from harness.core.records import VIC_EFFECT_FILE, QualityRecord, ResultRecord
 from harness.stages.runner import Pending, Runner, Stage
-from harness.study.sources import SOURCE_PARTS, check_sources
+from harness.study.sources import SOURCES
 
 VISION_ARCH = {"llava": "clip", "instructblip": "blip"}
 
@@ -130,9 +130,9 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
                                  "extra")
         if cfg.vigc.enabled:
             vigc_data = _vigc(cfg, g, seed_stage)
-            parts["vig"] = Part(vigc_data, "llava_vig.json", "extra", "vig")
-            parts["vigc"] = Part(vigc_data, "llava_vigc.json", "extra")
-    check_sources(cfg, set(parts))
+            parts["vig"] = Part(vigc_data, vigc_stage.VIG_LLAVA_FILE, "extra", "vig")
+            parts["vigc"] = Part(vigc_data, vigc_stage.VIGC_LLAVA_FILE, "extra")
+    assert set(parts) == set(cfg.data_parts()), (sorted(parts), cfg.data_parts())
     quality: list[Pending] = []
     scores: list[Pending] = []
     if cfg.quality.enabled:
@@ -152,7 +152,7 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
                 inputs["lm"], inputs["vision"] = g.lm(), g.vision(t.arch)
                 inputs["align"] = g.align(t.arch, cfg.vigc.num_query_tokens)
             files = {}
-            for p in SOURCE_PARTS[source]:
+            for p in SOURCES.get(source).parts:
                 inputs[f"data:{p}"] = parts[p].stage
                 files[f"data:{p}"] = parts[p].llava_file
             ft = runner.submit(Stage(f"finetune/{t.name}/{source}", finetune_stage.VERSION, finetune_stage.run_finetune,
@@ -176,7 +176,7 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
         done = q.result()
         out.quality.extend(quality_stage.read_quality(done))
         if done.meta.get("vic_effect"):
-            out.notes["vic_effect"] = read_json(done.path / "vic_effect.json")
+            out.notes["vic_effect"] = read_json(done.path / VIC_EFFECT_FILE)
     for score in scores:
         out.results.extend(bench_stage.read_results(score.result()))
     return out

@@ -21,7 +21,8 @@ from typing import Any, Callable
 from harness.study.config import StudyConfig, config_dict
 from harness.core.errors import VigcError
 from harness.core.io import hash_obj, read_json, sha256_bytes, write_json, write_jsonl
-from harness.core.records import QualityRecord, ResultRecord, stage_dir_in_manifest
+from harness.core.records import (MANIFEST, QUALITY_FILE, REPORT_FILES, RESULTS_FILE, VIC_EFFECT_FILE, QualityRecord,
+                                   ResultRecord, stage_dir_in_manifest)
 from harness.core.progress import ProgressFactory, silent_progress
 from harness.stages.runner import Runner, Stage, StageOutput
 
@@ -40,14 +41,13 @@ class StudyResult:
 
 def report_key(manifest: dict[str, Any]) -> str:
     """What the run's reports are a function of: the config, the package versions, every stage's
-    cache key (which fixes its output) and the source of `reports/`."""
-    root = Path(__file__).resolve().parents[2] / "reports"
-    code = {f.name: sha256_bytes(f.read_bytes()) for f in sorted(root.glob("*.py"))}
+    cache key (which fixes its output) and the source of the report code (`reports.render`'s
+    import closure: the benchmarks' declared metrics included)."""
+    from harness.core.code import code_fingerprint
+
+    code = code_fingerprint("reports.render")
     return hash_obj({"config": manifest["config"], "versions": manifest["versions"], "reports": code,
                      "stages": {name: st["key"] for name, st in manifest["stages"].items()}})
-
-
-REPORT_FILES = ("report.md", "report.html")
 
 
 def _report_digests(run_dir: Path) -> dict[str, str] | None:
@@ -62,7 +62,7 @@ def _current_reports(run_dir: Path, key: str) -> dict[str, str] | None:
     run into `run_dir` rendered from exactly these inputs; else None. Then a rerun keeps them
     (rendering takes most of a cached rerun's time), and they keep the stage times of the run
     that computed the stages."""
-    old = run_dir / "manifest.json"
+    old = run_dir / MANIFEST
     digests = _report_digests(run_dir)
     if digests is None or not old.is_file():
         return None
@@ -101,10 +101,10 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     runner.close()
     results = out.results
     quality = out.quality
-    write_jsonl(run_dir / "results.jsonl", results)
-    write_jsonl(run_dir / "data_quality.jsonl", quality)
+    write_jsonl(run_dir / RESULTS_FILE, results)
+    write_jsonl(run_dir / QUALITY_FILE, quality)
     if "vic_effect" in out.notes:
-        write_json(run_dir / "vic_effect.json", out.notes["vic_effect"])
+        write_json(run_dir / VIC_EFFECT_FILE, out.notes["vic_effect"])
     seconds = time.perf_counter() - t0
     manifest = {
         "config": config_dict(cfg),
@@ -118,7 +118,7 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     key = report_key(manifest)
-    report = run_dir / "report.md"
+    report = run_dir / REPORT_FILES[0]
     digests = _current_reports(run_dir, key)
     if digests is None:
         from reports.render import write_reports
@@ -128,5 +128,5 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
         report, _ = write_reports(run_dir, f"vigc-bench study: {cfg.name}", manifest)
         digests = _report_digests(run_dir) or {}
     manifest["reports"] = {"key": key, **digests}
-    write_json(run_dir / "manifest.json", manifest, fsync=True)
+    write_json(run_dir / MANIFEST, manifest, fsync=True)
     return StudyResult(run_dir, results, quality, list(runner.history), report, seconds, out.notes)

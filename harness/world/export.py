@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.core.io import atomic_write_bytes, read_jsonl, write_json, write_jsonl
-from harness.core.records import Scene
+from harness.core.records import Scene, WorldLayout
 from harness.world.captions import make_captions
 from harness.world.render import render_scene
 from harness.world.scenes import sample_scene
@@ -81,18 +81,19 @@ def write_world(out: Path, seed: int, counts: dict[str, int], image_size: int = 
     a pure function of its id, so an existing file is the file that would be written.
     """
     written = {}
+    layout = WorldLayout(out)
     for split in SPLITS:
         n = counts.get(split, 0)
         scenes = split_scenes(seed, split, n, image_size, grid, min_objects, max_objects)
         for s in scenes:
-            p = out / "images" / s.file_name
+            p = layout.images / s.file_name
             if not p.exists():
                 atomic_write_bytes(p, png_bytes(s, seed))
             if advance is not None:
                 advance(1)
-        write_jsonl(out / "scenes" / f"{split}.jsonl", scenes)
-        write_json(out / "annotations" / f"instances_{split}.json", coco_instances(scenes), indent=None)
-        write_json(out / "annotations" / f"captions_{split}.json", coco_captions(scenes, seed, captions_per_image),
+        write_jsonl(layout.scenes(split), scenes)
+        write_json(layout.instances(split), coco_instances(scenes), indent=None)
+        write_json(layout.captions(split), coco_captions(scenes, seed, captions_per_image),
                    indent=None)
         written[split] = n
     return written
@@ -100,4 +101,4 @@ def write_world(out: Path, seed: int, counts: dict[str, int], image_size: int = 
 
 def read_scenes(world_dir: Path, split: str) -> list[Scene]:
     """The ground-truth scenes of one split of a written world."""
-    return read_jsonl(world_dir / "scenes" / f"{split}.jsonl", Scene)
+    return read_jsonl(WorldLayout(world_dir).scenes(split), Scene)

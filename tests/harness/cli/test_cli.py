@@ -111,3 +111,16 @@ def test_report_on_non_run_dir(tmp_path):
 @pytest.mark.parametrize("cmd", ["run", "world", "score", "report"])
 def test_every_command_has_help(cmd):
     assert cli(cmd, "--help").returncode == 0
+
+
+def test_misspelt_benchmark_fails_before_any_work(tmp_path: Path) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    r = cli("run", "-o", "benchmarks=[pop]", "--out", str(tmp_path / "run"))
+    seconds = time.perf_counter() - t0
+    assert r.returncode == 2
+    line = one_error_line(r)
+    assert "unknown benchmark 'pop'" in line and "did you mean pope?" in line
+    assert seconds < 10, seconds
+    assert not (tmp_path / "run").exists()  # nothing drawn, nothing trained

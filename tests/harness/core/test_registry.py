@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from harness.core.errors import MissingResource
+from harness.core.errors import MissingResource, PluginError
 from harness.core.registry import Registry
 
 
@@ -31,7 +31,7 @@ def test_register_and_get() -> None:
 def test_duplicate_name_raises() -> None:
     reg: Registry = Registry("benchmark")
     reg.register("pope")(object())
-    with pytest.raises(ValueError, match="duplicate benchmark name 'pope'"):
+    with pytest.raises(PluginError, match="duplicate benchmark name 'pope'"):
         reg.register("pope")(object())
 
 
@@ -121,3 +121,48 @@ def test_failed_module_import_is_not_hidden(package: tuple[str, Path]) -> None:
     flag.write_text("", encoding="utf-8")
     assert pkg.THINGS.get("gamma")() == "g"
     assert pkg.THINGS.names() == ["alpha", "gamma"]
+
+
+def test_registered_object_must_subclass_the_base() -> None:
+    reg: Registry = Registry("benchmark", base="benchmarks.base:Benchmark")
+    with pytest.raises(PluginError, match=r"benchmark 'odd' .* is not a subclass of benchmarks\.base\.Benchmark"):
+        reg.register("odd")(type("Odd", (), {}))
+
+
+class _EntryPoint:
+    def __init__(self, name: str, value: object, error: Exception | None = None) -> None:
+        self.name, self.value, self._obj, self._error = name, f"plugin_pkg:{name}", value, error
+
+    def load(self) -> object:
+        if self._error is not None:
+            raise self._error
+        return self._obj
+
+
+def _entry_points(monkeypatch: pytest.MonkeyPatch, eps: list[_EntryPoint]) -> None:
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: eps if group == "vigc_test.things" else [])
+
+
+def test_entry_points_register_under_their_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Thing:
+        pass
+
+    _entry_points(monkeypatch, [_EntryPoint("outside", Thing)])
+    reg: Registry = Registry("thing", entry_points="vigc_test.things")
+    assert reg.get("outside") is Thing and reg.names() == ["outside"]
+
+
+def test_broken_entry_point_is_one_plugin_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _entry_points(monkeypatch, [_EntryPoint("broken", None, ModuleNotFoundError("No module named 'torchx'"))])
+    reg: Registry = Registry("thing", entry_points="vigc_test.things")
+    with pytest.raises(PluginError, match="thing plugin 'broken' .*failed to import: ModuleNotFoundError"):
+        reg.names()
+
+
+def test_entry_point_of_the_wrong_class_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _entry_points(monkeypatch, [_EntryPoint("notabench", dict)])
+    reg: Registry = Registry("benchmark", entry_points="vigc_test.things", base="benchmarks.base:Benchmark")
+    with pytest.raises(PluginError, match="not a subclass"):
+        reg.get("notabench")

@@ -211,3 +211,26 @@ def test_target_sources_must_be_study_sources() -> None:
     assert cfg.targets[0].sources == ("seed",)
     with pytest.raises(BadConfig, match="seed\\+gold"):
         load_config(preset="smoke", overrides=["sources=[seed]", "targets=[{name: a, sources: [seed+gold]}]"])
+
+
+@pytest.mark.parametrize("data, fragment", [
+    ({"benchmarks": ["pope", "pop"]}, "benchmarks: unknown benchmark 'pop'; did you mean pope?"),
+    ({"sources": ["seed", "seed+vigx"]}, "sources: unknown data source 'seed+vigx'; did you mean seed+vig"),
+    ({"seed_data": {"generator": "lang_only"}}, "seed_data.generator: unknown generator 'lang_only'; did you mean "
+                                                "language_only?"),
+    ({"seed_data": {"data_types": ["detial"]}}, "seed_data.data_types: unknown data type 'detial'; did you mean "
+                                                "detail?"),
+    ({"extra_data_types": ["conversaton"]}, "extra_data_types: unknown data type 'conversaton'"),
+    ({"vigc": {"train_data_types": ["knowledge"]}}, "vigc.train_data_types: unknown data type 'knowledge'"),
+    ({"sources": ["seed", "seed+vigc"]}, "sources: 'seed+vigc' needs data part(s) vigc, which this study cannot make"),
+    ({"sources": ["seed", "seed+lang"], "world": {"images": {"extra": 0}}}, "'seed+lang' needs data part(s) lang"),
+])
+def test_names_resolve_against_the_registries(data: dict, fragment: str) -> None:
+    assert fragment in bad(data)
+
+
+def test_data_parts_follow_the_config() -> None:
+    assert StudyConfig().data_parts() == ("seed", "lang", "gold")
+    on = validate({"vigc": {"enabled": True}}, "x")
+    assert on.data_parts() == ("seed", "lang", "gold", "vig", "vigc")
+    assert validate({"world": {"images": {"extra": 0}}}, "x").data_parts() == ("seed",)

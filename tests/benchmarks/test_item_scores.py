@@ -61,7 +61,8 @@ def test_score_stage_writes_samples(world: Path, tmp_path: Path) -> None:
     import shutil
 
     from harness.core.io import read_jsonl, write_json
-    from harness.stages.bench import SAMPLES, run_score
+    from harness.core.records import SAMPLES_FILE as SAMPLES
+    from harness.stages.bench import run_score
     from harness.core.records import SampleRecord
     from harness.core.progress import silent_progress
     from harness.stages.runner import StageContext, StageOutput, _dir_name

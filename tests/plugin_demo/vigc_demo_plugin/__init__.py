@@ -1,0 +1,1 @@
+"""A demo vigc-bench plugin: a counting benchmark and a counting data generator."""
