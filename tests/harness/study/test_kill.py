@@ -3,9 +3,10 @@
 One uninterrupted run gives the reference `results.jsonl`. A second run directory is then
 started, killed (SIGKILL to the whole process group: the study and its workers, as an OOM
 killer or a container stop does) at a seeded random moment, rerun, killed again, ten times:
-each attempt is killed once it has published a random number (1-4) of new stages, plus a random
-fraction of a second, so the kills land inside stages, between them and in the final reports,
-spread over the whole study whatever the machine's speed. After every kill: every stage
+attempt i is killed once the study has published g_i stages (g_1 <= ... <= g_10 drawn from 1 to
+the reference's stage count) plus a random fraction of a second, so the kills land
+inside stages, between them and in the final reports, spread over the whole study whatever
+the machine's speed. After every kill: every stage
 directory that is not `.partial` has its manifest, and a `results.jsonl`, if any, is the
 reference's bytes (it is written whole, once the study is done). Through $VIGC_AUDIT_READS
 every stage records, as it starts, whether each input directory had its manifest: none may
@@ -74,10 +75,12 @@ def test_sigkill_at_random_moments_resumes_to_identical_results(tmp_path: Path) 
     env["VIGC_AUDIT_READS"] = str(audit)
     out = tmp_path / "killed"
     rng = random.Random(SEED)
+    # Attempt i is killed once the study has published goals[i] stages, plus a fraction of a
+    # second: inside the stages that run then, between stages, or (after the last) in the reports.
+    goals = sorted(rng.randint(1, _published(ref_dir)) for _ in range(KILLS))
     killed, seen = 0, []
-    for _ in range(KILLS):
-        stages, after = rng.randint(1, 4), rng.uniform(0.0, 1.5)
-        goal = _published(out) + stages
+    for goal in goals:
+        after = rng.uniform(0.0, 1.5)
         p = _study(out, env, log)
         while p.poll() is None and _published(out) < goal:
             time.sleep(0.02)
@@ -87,7 +90,7 @@ def test_sigkill_at_random_moments_resumes_to_identical_results(tmp_path: Path) 
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
             killed += 1
-        seen.append((stages, round(after, 2), _published(out), p.returncode))
+        seen.append((goal, round(after, 2), _published(out), p.returncode))
         _invariants(out, reference)
     assert killed >= KILLS - 2, (f"only {killed} of {KILLS} attempts were still running when their moment came: "
                                  f"{seen} {log.read_text()[-1500:]}")
