@@ -22,17 +22,13 @@ endpoint is down and every later pass would fail too, so scoring stops with one 
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Mapping
 
 from benchmarks.parsing import REFUSED, extract_choice
-from harness.models.chat import ChatClient, ChatSettings, MalformedReplyError
-from harness.core.errors import BadInput
+from harness.models.chat import ChatClient, ChatSettings, MalformedReplyError, judge_endpoint
 
 JUDGE_ATTEMPTS = 3  # VLMEvalKit: `retry = 3` requests per unresolved pass
-DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-DEFAULT_REQUESTS_PER_MINUTE = 60.0
 
 # The matching prompt of VLMEvalKit's `build_prompt` (vlmeval/dataset/utils/multiple_choice.py,
 # open-compass/VLMEvalKit), word for word: it is part of the protocol, so its typos ("Your should
@@ -120,29 +116,12 @@ def build_judge(url: str | None, model: str | None, key_env: str | None = None, 
                 environ: Mapping[str, str] | None = None) -> ChatChoiceJudge | None:
     """The judge the `--judge-*` options of `vigc-bench score` ask for; None when none is asked for.
 
-    The API key is read from the environment variable `key_env` (default OPENAI_API_KEY; when
-    that default is unset no key is sent, as a local server needs none). Inconsistent options
-    are a `BadInput` naming the option.
+    The options are checked by `harness.models.chat.judge_endpoint` (key from the environment,
+    default OPENAI_API_KEY); inconsistent options are a `BadInput` naming the option.
     """
-    if url is None and model is None:
-        extra = [name for name, v in (("--judge-key-env", key_env), ("--judge-cache", cache_dir),
-                                       ("--judge-rpm", requests_per_minute)) if v is not None]
-        if extra:
-            raise BadInput(f"{extra[0]} needs --judge-url and --judge-model")
+    ep = judge_endpoint(url, model, key_env, cache_dir, requests_per_minute, environ)
+    if ep is None:
         return None
-    if not url:
-        raise BadInput("--judge-model needs --judge-url (the judge's OpenAI-compatible base URL, e.g. .../v1)")
-    if not model:
-        raise BadInput(f"--judge-url {url}: needs --judge-model (the judge model's name)")
-    if not url.startswith(("http://", "https://")):
-        raise BadInput(f"--judge-url {url}: not an http(s) URL")
-    env = os.environ if environ is None else environ
-    key = env.get(key_env or DEFAULT_KEY_ENV, "")
-    if key_env is not None and not key:
-        raise BadInput(f"--judge-key-env {key_env}: environment variable is not set")
-    rpm = DEFAULT_REQUESTS_PER_MINUTE if requests_per_minute is None else requests_per_minute
-    if rpm < 0:
-        raise BadInput(f"--judge-rpm {rpm:g}: must be >= 0 (0 = no limit)")
-    settings = ChatSettings(model=model, base_url=url.rstrip("/"), api_key=key, temperature=0.0,
-                            requests_per_minute=rpm, cache_dir=Path(cache_dir) if cache_dir else None)
+    settings = ChatSettings(model=ep.model, base_url=ep.url, api_key=ep.api_key, temperature=0.0,
+                            requests_per_minute=ep.requests_per_minute, cache_dir=ep.cache_dir)
     return ChatChoiceJudge(ChatClient(settings))

@@ -259,6 +259,13 @@ class MMBench(Benchmark[MMBenchOutcome]):
         self.judge = judge
         self.questions_per_l2 = questions_per_l2
 
+    @staticmethod
+    def build_judge(*args: Any, **kwargs: Any) -> Any:
+        """The chat judge `vigc-bench score --judge-*` asks for (`benchmarks._mmbench_judge.build_judge`)."""
+        from benchmarks._mmbench_judge import build_judge  # the judge's module only when one is asked for
+
+        return build_judge(*args, **kwargs)
+
     def synthesize(self, scenes: Sequence[Scene], image_root: Path, out_dir: Path, seed: int) -> dict[str, list[Path]]:
         """Write `world_mmbench_dev.tsv`: world questions in MMBench's TSV, images inlined as base64."""
         cap = self.questions_per_l2 or max(1, len(scenes) // 2)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-from harness.world.qa import (QA, Known, article, as_multiple_choice, cap, number, qa_bigger, qa_colour, qa_count, qa_count_shape,
-                              qa_crowded, qa_exists, qa_most_colour, qa_most_shape, qa_same_colour, qa_relation, qa_shape_of_colour, qa_size, qa_where, quadrant_of, refer)
+from harness.world.qa import (QA, Known, article, as_multiple_choice, cap, number, object_questions, qa_bigger, qa_count,
+                              qa_count_shape, qa_crowded, qa_exists, qa_most_colour, qa_most_shape, qa_relation,
+                              qa_same_colour, quadrant_of, refer)
 from harness.world.spec import COLOUR_INFO, SHAPES
 
 DETAIL_PROMPTS = (
@@ -38,14 +39,7 @@ def object_qas(objs: Sequence[Known], rng: random.Random) -> list[QA]:
     out.append(qa_crowded(objs, rng))
     out += [q for q in (qa_most_shape(objs, rng), qa_most_colour(objs, rng)) if q is not None]
     for o in objs:
-        if (r := refer(o, objs, avoid="colour")) and o.colour is not None:
-            out.append(qa_colour(o, r, rng))
-        if r := refer(o, objs):
-            out.append(qa_where(o, r, rng))
-        if r := refer(o, objs, avoid="size"):
-            out.append(qa_size(o, r, rng))
-        if q := qa_shape_of_colour(o, objs, rng):
-            out.append(q)
+        out += object_questions(o, objs, rng)
     refs = [(o, r) for o in objs if (r := refer(o, objs))]
     pairs = [(a, b) for a in refs for b in refs if a[0] is not b[0]]
     rng.shuffle(pairs)

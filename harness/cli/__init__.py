@@ -121,24 +121,33 @@ def world(out_dir: str, images: int, seed: int) -> None:
 
 @cli.command()
 @click.argument("benchmark")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
+@click.option("--data", "data", multiple=True, type=click.Path(dir_okay=False),
               help="Official benchmark file(s).")
-@click.option("--predictions", required=True, type=click.Path(dir_okay=False), help="Prediction file.")
+@click.option("--predictions", type=click.Path(dir_okay=False), help="Prediction file.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (0-100 scale).")
 @click.option("--split", default=None, help="Benchmark split where the files hold several (ScienceQA: a key of "
               "pid_splits.json; default test).")
 @click.option("--judge-url", default=None, metavar="URL",
-              help="MMBench: OpenAI-compatible base URL (e.g. https://api.openai.com/v1) of an LLM judge for passes "
-              "the heuristics cannot read (VLMEvalKit's matching prompt; protocol official+judge). Off by default.")
-@click.option("--judge-model", default=None, metavar="NAME", help="MMBench: the judge model's name (with --judge-url).")
+              help="mmbench, llava_bench: OpenAI-compatible base URL (e.g. https://api.openai.com/v1) of an LLM judge "
+              "(mmbench: for passes the heuristics cannot read, VLMEvalKit's matching prompt, protocol official+judge; "
+              "llava_bench: LLaVA's review prompt). Off by default.")
+@click.option("--judge-model", default=None, metavar="NAME", help="The judge model's name (with --judge-url; with "
+              "--reviews: the model that wrote the review file, for the record).")
 @click.option("--judge-key-env", default=None, metavar="VAR",
               help="Environment variable holding the judge's API key [default: OPENAI_API_KEY; unset: no key].")
 @click.option("--judge-cache", default=None, type=click.Path(file_okay=False),
               help="Cache judge replies in this folder.")
 @click.option("--judge-rpm", default=None, type=float, help="Judge requests per minute [default: 60; 0: no limit].")
-def score(benchmark: str, data: tuple[str, ...], predictions: str, as_json: bool, split: str | None,
+@click.option("--reviews", default=None, type=click.Path(dir_okay=False),
+              help="llava_bench: summarize this LLaVA review file (question_id, category, content, tuple) instead of "
+              "judging (replaces --data and --predictions).")
+@click.option("--reviews-out", default=None, type=click.Path(dir_okay=False),
+              help="llava_bench: also write the reviews as a LLaVA review file.")
+@click.option("--protocol", default=None, help="llava_bench: 'official' (default: unparsed reviews averaged in as "
+              "[-1, -1]) or 'drop-unparsed'.")
+def score(benchmark: str, data: tuple[str, ...], predictions: str | None, as_json: bool, split: str | None,
           judge_url: str | None, judge_model: str | None, judge_key_env: str | None, judge_cache: str | None,
-          judge_rpm: float | None) -> None:
+          judge_rpm: float | None, reviews: str | None, reviews_out: str | None, protocol: str | None) -> None:
     """Score a prediction file against official benchmark files by the official protocol."""
     import inspect
 
@@ -147,28 +156,51 @@ def score(benchmark: str, data: tuple[str, ...], predictions: str, as_json: bool
 
     cls = BENCHMARKS.get(benchmark)
     params = inspect.signature(cls).parameters
-    if split is not None and "split" not in params:
-        raise VigcError(f"--split is not an option of {benchmark}")
-    kwargs: dict[str, Any] = {} if split is None else {"split": split}
-    if any(v is not None for v in (judge_url, judge_model, judge_key_env, judge_cache, judge_rpm)):
-        if "judge" not in params:
-            raise BadInput(f"--judge-* options: {benchmark} has no LLM judge (only mmbench has)")
-        from benchmarks._mmbench_judge import build_judge  # the chat client only when a judge is asked for
-
-        kwargs["judge"] = build_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_rpm)
-    bench = cls(**kwargs)
-    for p in (*data, predictions):
-        if not Path(p).is_file():
-            raise VigcError(f"{p}: file not found")
-    res = bench.score([Path(p) for p in data], Path(predictions))
+    for option, value, param in (("--split", split, "split"), ("--protocol", protocol, "protocol")):
+        if value is not None and param not in params:
+            raise BadInput(f"{option} is not an option of {benchmark}")
+    kwargs: dict[str, Any] = {k: v for k, v in (("split", split), ("protocol", protocol)) if v is not None}
+    if reviews is not None:
+        if not hasattr(cls, "score_reviews"):
+            raise BadInput(f"--reviews: {benchmark} has no review files (llava_bench has)")
+        if data or predictions or any(v is not None for v in (judge_url, judge_key_env, judge_cache, judge_rpm)):
+            raise BadInput("--reviews replaces --data, --predictions and the judge's options (but --judge-model)")
+        if not Path(reviews).is_file():
+            raise VigcError(f"{reviews}: file not found")
+        res = cls(**kwargs).score_reviews(Path(reviews), judge=judge_model)
+    else:
+        if not data or predictions is None:
+            raise BadInput("score needs --data and --predictions" + (" (or --reviews)" if hasattr(cls, "score_reviews")
+                                                                     else ""))
+        if any(v is not None for v in (judge_url, judge_model, judge_key_env, judge_cache, judge_rpm)):
+            if not hasattr(cls, "build_judge"):
+                raise BadInput(f"--judge-* options: {benchmark} has no LLM judge (mmbench and llava_bench have)")
+            kwargs["judge"] = cls.build_judge(judge_url, judge_model, judge_key_env, judge_cache, judge_rpm)
+        bench = cls(**kwargs)
+        if reviews_out is not None and not hasattr(bench, "write_reviews"):
+            raise BadInput(f"--reviews-out: {benchmark} writes no reviews (llava_bench does)")
+        for p in (*data, predictions):
+            if not Path(p).is_file():
+                raise VigcError(f"{p}: file not found")
+        res = bench.score([Path(p) for p in data], Path(predictions))
+        if reviews_out is not None:
+            bench.write_reviews(res, Path(reviews_out))
+    for warning in res.notes.get("warnings", ()):
+        click.echo(f"vigc-bench: warning: {warning}", err=True)
     if as_json:
-        click.echo(json.dumps({**res.metrics, "n": res.n, "protocol": res.protocol, "notes": res.notes}))
+        judge = {"judge": res.notes["judge"]} if "judge" in res.notes and isinstance(res.notes["judge"], str) else {}
+        notes = {k: v for k, v in res.notes.items() if k != "summary_lines"}
+        click.echo(json.dumps({**res.metrics, "n": res.n, "protocol": res.protocol, **judge, "notes": notes}))
         return
     click.echo(f"{benchmark} (n={res.n}, protocol: {res.protocol})")
     for k, v in res.metrics.items():
         click.echo(f"  {k:40s} {v:6.2f}")
-    if res.notes:  # counts the official protocol keeps quiet about: missing, unknown, unread ...
-        click.echo("  " + ", ".join(f"{k}: {v}" for k, v in res.notes.items()))
+    # Counts the official protocol keeps quiet about: missing, unknown, unread ...
+    counts = {k: v for k, v in res.notes.items() if k not in ("summary_lines", "judge") and isinstance(v, (int, str))}
+    if counts:
+        click.echo("  " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    for line in res.notes.get("summary_lines", ()):  # the official script's own summary, last
+        click.echo(line)
 
 
 @cli.command()

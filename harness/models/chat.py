@@ -1,7 +1,8 @@
 """A client of OpenAI-compatible chat endpoints (`POST {base_url}/chat/completions`).
 
 Stdlib HTTP only (urllib), so no client library is needed. Used by the language-only
-generator's chat backend (`generators/language_chat.py`) and the MMBench LLM judge.
+generator's chat backend (`generators/language_chat.py`), the MMBench LLM judge and the
+LLaVA-Bench review judge; `judge_endpoint` checks the `--judge-*` options both judges take.
 
 Failure policy: transport failures (HTTP 429 / 5xx / 408, timeouts, refused connections) are
 retried with exponential backoff and, once retries run out, raise `ChatAPIError`: the endpoint
@@ -27,7 +28,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from harness.core.errors import BadConfig, VigcError, excerpt
+from harness.core.errors import BadConfig, BadInput, VigcError, excerpt
 from harness.core.io import atomic_write_text, hash_obj
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -172,7 +173,7 @@ class ChatClient:
             except urllib.error.HTTPError as e:
                 status, malformed, error = e.code, False, f"HTTP {e.code}: {_safe_read(e)}"
                 retry_after = parse_retry_after(e.headers.get("Retry-After") if e.headers else None)
-                if not _retryable(e.code):
+                if not retryable_status(e.code):
                     raise ChatAPIError(self.url, status, error, attempt + 1) from None
             except (OSError, http.client.HTTPException) as e:
                 status, malformed, error = None, False, _describe(e, self.settings.timeout)
@@ -204,7 +205,8 @@ def _read_cached(path: Path) -> str | None:
     return content if isinstance(content, str) else None
 
 
-def _retryable(status: int) -> bool:
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP status is worth retrying (timeouts, conflicts, rate limits, server errors)."""
     return status in (408, 409, 425, 429) or status >= 500
 
 
@@ -247,3 +249,49 @@ def reply_content(raw: bytes) -> str:
         detail = obj.get("error") if isinstance(obj, dict) else None
         raise ValueError(f"malformed reply (no choices[0].message.content): {detail or str(obj)[:200]}")
     return content
+
+
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+DEFAULT_REQUESTS_PER_MINUTE = 60.0
+
+
+@dataclass(frozen=True)
+class JudgeEndpoint:
+    """A judge endpoint as the `--judge-*` options of `vigc-bench score` name it, checked."""
+
+    url: str  # base URL without a trailing slash (…/v1)
+    model: str
+    api_key: str  # "" sends no key
+    requests_per_minute: float  # 0 = no limit
+    cache_dir: Path | None
+
+
+def judge_endpoint(url: str | None, model: str | None, key_env: str | None = None,
+                   cache_dir: str | Path | None = None, requests_per_minute: float | None = None,
+                   environ: Mapping[str, str] | None = None) -> JudgeEndpoint | None:
+    """The endpoint the `--judge-*` options ask for; None when none is asked for.
+
+    The API key is read from the environment variable `key_env` (default OPENAI_API_KEY; when
+    that default is unset no key is sent, as a local server needs none). Inconsistent options
+    are a `BadInput` naming the option.
+    """
+    if url is None and model is None:
+        extra = [name for name, v in (("--judge-key-env", key_env), ("--judge-cache", cache_dir),
+                                       ("--judge-rpm", requests_per_minute)) if v is not None]
+        if extra:
+            raise BadInput(f"{extra[0]} needs --judge-url and --judge-model")
+        return None
+    if not url:
+        raise BadInput("--judge-model needs --judge-url (the judge's OpenAI-compatible base URL, e.g. .../v1)")
+    if not model:
+        raise BadInput(f"--judge-url {url}: needs --judge-model (the judge model's name)")
+    if not url.startswith(("http://", "https://")):
+        raise BadInput(f"--judge-url {url}: not an http(s) URL")
+    env = os.environ if environ is None else environ
+    key = env.get(key_env or DEFAULT_KEY_ENV, "")
+    if key_env is not None and not key:
+        raise BadInput(f"--judge-key-env {key_env}: environment variable is not set")
+    rpm = DEFAULT_REQUESTS_PER_MINUTE if requests_per_minute is None else requests_per_minute
+    if rpm < 0:
+        raise BadInput(f"--judge-rpm {rpm:g}: must be >= 0 (0 = no limit)")
+    return JudgeEndpoint(url.rstrip("/"), model, key, rpm, Path(cache_dir) if cache_dir else None)

@@ -172,6 +172,21 @@ def qa_bigger(a: Known, ra: str, b: Known, rb: str, rng: random.Random) -> QA | 
     return QA("bigger", f"Which is bigger, {ra} or {rb}?", f"{cap(big)} is bigger than {small}.", big)
 
 
+def object_questions(o: Known, objs: list[Known], rng: random.Random) -> list[QA]:
+    """The single-object questions about `o` that the known facts support, in a fixed order:
+    its colour (when known), where it is, its size, and its shape when its colour is unique."""
+    out: list[QA] = []
+    if (r := refer(o, objs, avoid="colour")) and o.colour is not None:
+        out.append(qa_colour(o, r, rng))
+    if r := refer(o, objs):
+        out.append(qa_where(o, r, rng))
+    if r := refer(o, objs, avoid="size"):
+        out.append(qa_size(o, r, rng))
+    if q := qa_shape_of_colour(o, objs, rng):
+        out.append(q)
+    return out
+
+
 def unique_mode(values: Sequence[str]) -> str | None:
     """The value occurring most often, when it is unique and occurs at least twice."""
     top = Counter(values).most_common()

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.harness.cli._run import run_cli
 from tests.reports._runfixture import make_run
 
 
@@ -249,16 +250,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 @pytest.mark.parametrize("files, command, needle", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_hostile_input_is_one_line_exit_2(capsys: pytest.CaptureFixture, tmp_path: Path, runs: dict[str, str],
                                           files: dict[str, Any], command: str, needle: str) -> None:
-    from harness.cli import main
-
     _write(tmp_path, files)
     before = {p for p in tmp_path.rglob("*")}
-    argv = [a.format(d=tmp_path, **runs) for a in command.split()]
-    try:
-        main(argv)
-        rc = 0
-    except SystemExit as e:
-        rc = int(e.code or 0)
+    rc = run_cli(*[a.format(d=tmp_path, **runs) for a in command.split()])
     out = capsys.readouterr()
     lines = [x for x in out.err.splitlines() if x.strip()]
     assert rc == 2, (rc, out.err[-500:], out.out[-300:])
@@ -279,13 +273,7 @@ def test_corpus_is_large_and_covers_every_command() -> None:
 
 
 def _cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str]:
-    from harness.cli import main
-
-    try:
-        main(list(argv))
-        rc = 0
-    except SystemExit as e:
-        rc = int(e.code or 0)
+    rc = run_cli(*argv)
     return rc, capsys.readouterr().err
 
 

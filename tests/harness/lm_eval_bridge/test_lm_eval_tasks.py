@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("lm_eval")
 
 from benchmarks import BENCHMARKS  # noqa: E402
-from harness.cli import main  # noqa: E402
 from harness.lm_eval_bridge import runtime  # noqa: E402
 from tests.harness._bench_world import BenchWorld, bench_world  # noqa: E402
+from tests.harness.cli._run import run_cli  # noqa: E402
 
 TASKS = ("vigc_pope_random", "vigc_mmbench")
 
@@ -21,14 +21,6 @@ TASKS = ("vigc_pope_random", "vigc_mmbench")
 @pytest.fixture(scope="module")
 def bw(tmp_path_factory: pytest.TempPathFactory) -> BenchWorld:
     return bench_world(tmp_path_factory.getbasetemp() / "bench-world")
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from harness.cli import main  # noqa: E402
 from harness.models.adapter import load_vlm  # noqa: E402
 from harness.stages.predict import predict_items  # noqa: E402
 from tests.harness._bench_world import BenchWorld, bench_world  # noqa: E402
+from tests.harness.cli._run import run_cli  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -60,14 +61,6 @@ def test_item_without_image_sees_the_blank_image(bw: BenchWorld, vlm) -> None:
     got = predict_items(vlm, items, batch_size=2)
     assert got[0] == predict_items(vlm, items[:1], batch_size=1)[0]
     assert got[1] == predict_items(vlm, items[1:], batch_size=1, blind=True)[0]
-
-
-def run_cli(*args: str) -> int:
-    try:
-        main(list(args))
-    except SystemExit as e:
-        return int(e.code or 0)
-    return 0
 
 
 def score_json(capsys: pytest.CaptureFixture, name: str, data: Path, pred: Path) -> dict:
