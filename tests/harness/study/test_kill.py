@@ -94,6 +94,7 @@ def test_sigkill_at_random_moments_resumes_to_identical_results(tmp_path: Path) 
         _invariants(out, reference)
     assert killed >= KILLS - 2, (f"only {killed} of {KILLS} attempts were still running when their moment came: "
                                  f"{seen} {log.read_text()[-1500:]}")
+    print(f"kills: {killed} of {KILLS}; (goal, extra s, stages published, exit code) per attempt: {seen}")
     _finish(out, env, log)
     assert (out / "results.jsonl").read_bytes() == reference
     checks = [json.loads(line) for line in audit.read_text().splitlines()]
