@@ -21,9 +21,11 @@ Scoring is the official `evaluation/eval_predictions.py`: MC is 1 when the predi
 equals `choices[correct_choice_idx]`; DA drops `difficult_direct_answer` questions and scores
 min(1, exact matches among `direct_answers` / 3), no normalization, no leave-one-out; each is
 sum / n * 100 over questions in file order; a missing question or field scores 0 (counted in
-notes). Stricter than the official script, which ignores them silently: a prediction for an
-unknown question id, a question id given twice (in the data or the prediction object), or a
-value that is not a string is a `BadInput` naming the file.
+notes). As the official script by default (strict=False), a prediction for a question id that
+is not in the data is ignored (counted in `notes["unknown"]`), and a value that is not a string
+equals no choice and no answer, so it scores 0 (counted in `notes["not_a_string"]`). Stricter
+than the official script, which keeps the last silently: a question id given twice (in the
+data or the prediction object) is a `BadInput` naming the file.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
 from benchmarks.okvqa import ANSWERS_PER_QUESTION, KnowledgeQuestion, is_int, bare, knowledge_questions
 from benchmarks.parsing import extract_choice
-from harness.core.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource, excerpt
 from harness.core.io import write_json
 from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX
@@ -149,7 +151,7 @@ def _no_duplicate_keys(path: Path) -> Callable[[list[tuple[str, Any]]], dict[str
         d: dict[str, Any] = {}
         for k, v in pairs:
             if k in d:
-                raise BadInput(f"{path}: key {k!r} occurs twice in one object")
+                raise BadInput(f"{path}: key {excerpt(k)} occurs twice in one object")
             d[k] = v
         return d
     return hook
@@ -170,7 +172,7 @@ def _check(path: Path, n: int, d: dict[str, Any], key: str, ok: bool, want: str)
     if key not in d:
         raise BadInput(f"{path}: question {n} has no {key!r} field")
     if not ok:
-        raise BadInput(f"{path}: question {n}: {key!r} must be {want}, got {d[key]!r}")
+        raise BadInput(f"{path}: question {n}: {key!r} must be {want}, got {excerpt(d[key])}")
 
 
 def read_dataset(data: Sequence[Path], scored: bool) -> list[tuple[Path, dict[str, Any]]]:
@@ -201,7 +203,7 @@ def read_dataset(data: Sequence[Path], scored: bool) -> list[tuple[Path, dict[st
                        "true or false")
             qid = d["question_id"]
             if qid in seen:
-                raise BadInput(f"{path}: question_id {qid!r} already occurs in {seen[qid]}")
+                raise BadInput(f"{path}: question_id {excerpt(qid)} already occurs in {seen[qid]}")
             seen[qid] = path
             rows.append((path, d))
     return rows
@@ -213,11 +215,9 @@ def read_predictions(path: Path) -> dict[str, dict[str, str]]:
     if not isinstance(doc, dict):
         raise BadInput(f"{path}: expected a JSON object {{question_id: {{\"multiple_choice\", \"direct_answer\"}}}}")
     for qid, p in doc.items():
-        if not isinstance(p, dict):
-            raise BadInput(f"{path}: prediction for {qid!r} is not an object with multiple_choice / direct_answer")
-        for field in ("multiple_choice", "direct_answer"):
-            if field in p and not isinstance(p[field], str):
-                raise BadInput(f"{path}: prediction for {qid!r}: {field!r} must be a string, got {p[field]!r}")
+        if not isinstance(p, dict):  # the official script fails on it (`predictions[q].keys()`)
+            raise BadInput(f"{path}: prediction for {excerpt(qid)} is not an object with multiple_choice / "
+                           "direct_answer")
     return doc
 
 
@@ -275,10 +275,7 @@ class AOKVQA(Benchmark[AokvqaOutcome]):
         rows = read_dataset(data, scored=True)
         preds = read_predictions(Path(predictions))
         known = {d["question_id"] for _, d in rows}
-        extra = [q for q in preds if q not in known]
-        if extra:
-            raise BadInput(f"{predictions}: {len(extra)} predictions are for question_ids not in the data "
-                           f"(first: {extra[0]!r})")
+        unknown = sum(q not in known for q in preds)  # ignored, as the official strict=False
         outcomes = []
         for _, d in rows:
             p = preds.get(d["question_id"], {})
@@ -288,7 +285,10 @@ class AOKVQA(Benchmark[AokvqaOutcome]):
             if not d["difficult_direct_answer"]:
                 da = min(1.0, sum(da_pred == a for a in d["direct_answers"]) / 3.0) if da_pred is not None else 0.0
             outcomes.append(AokvqaOutcome(d["question_id"], mc, da, mc_pred is not None, da_pred is not None))
-        notes = {"missing": sum(d["question_id"] not in preds for _, d in rows),
+        values = [v for q, p in preds.items() if q in known for k, v in p.items()
+                  if k in ("multiple_choice", "direct_answer")]
+        notes = {"missing": sum(d["question_id"] not in preds for _, d in rows), "unknown": unknown,
+                 "not_a_string": sum(not isinstance(v, str) for v in values),
                  "missing_multiple_choice": sum(not o.mc_answered for o in outcomes),
                  "missing_direct_answer": sum(not o.da_answered for o in outcomes),
                  "difficult_direct_answer": sum(o.da is None for o in outcomes)}
@@ -314,6 +314,7 @@ class AOKVQA(Benchmark[AokvqaOutcome]):
         out = []
         for o in result.outcomes:
             mc = preds.get(o.question_id, {}).get("multiple_choice")
+            mc = mc if isinstance(mc, str) else None  # a non-string value scored 0 and is no answer text
             # The raw reply is not in the official prediction file; its multiple-choice text is.
             out.append(ItemScore(o.question_id, o.mc, mc, mc, ref.get(o.question_id)))
         return out

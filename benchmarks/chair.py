@@ -37,7 +37,7 @@ from typing import Any, Mapping, Sequence
 
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
-from harness.core.errors import BadInput
+from harness.core.errors import BadInput, excerpt
 from harness.core.io import iter_jsonl_dicts, read_json, write_json
 from harness.core.records import Scene
 from harness.world.spec import SHAPES, all_object_words
@@ -198,7 +198,7 @@ def vocabulary(name: str) -> Vocabulary:
         return coco_vocabulary()
     if name == "world":
         return world_vocabulary()
-    raise ValueError(f"unknown CHAIR vocabulary {name!r}")
+    raise ValueError(f"unknown CHAIR vocabulary {excerpt(name)}")
 
 
 def pick_vocabulary(category_names: Sequence[str]) -> Vocabulary:
@@ -266,7 +266,7 @@ def _read_coco(data: Sequence[Path]) -> _Coco:
                 raise BadInput(f"{path}: an annotation needs an integer 'image_id' and a known 'category_id'")
             name = cat_names[a["category_id"]]
             if name not in vocab.synonyms:
-                raise BadInput(f"{path}: category {name!r} is not in the {vocab.name} synonym table")
+                raise BadInput(f"{path}: category {excerpt(name)} is not in the {vocab.name} synonym table")
             segments.setdefault(a["image_id"], set()).add(vocab.synonyms[name])
     refs: dict[int, list[str]] = {}
     for path, doc in captions:

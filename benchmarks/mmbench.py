@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -30,7 +31,7 @@ from benchmarks import register_benchmark
 from benchmarks._mmbench_world import build_questions
 from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
 from benchmarks.parsing import REFUSED, extract_choice, option_tokens
-from harness.core.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource, excerpt
 from harness.core.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
 from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX
@@ -106,15 +107,17 @@ def _read_frame(path: Path) -> Any:
         if path.suffix.lower() in (".xlsx", ".xls"):
             return pd.read_excel(path, dtype=str, keep_default_na=False)
         return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except Exception as e:  # pandas raises many types for a malformed table
-        raise BadInput(f"{path}: not a readable table ({e})") from None
+    except Exception as e:  # pandas raises many types for a malformed table, some over two lines
+        raise BadInput(f"{path}: not a readable table ({' '.join(str(e).split())[:200]})") from None
+
+
+_INTEGER = re.compile(r"\s*[+-]?\d{1,18}(\.0*)?\s*")  # '41' or '41.0' (a spreadsheet's float); never '41.9'
 
 
 def _int(path: Path, value: str, what: str) -> int:
-    try:
-        return int(float(value))
-    except (ValueError, OverflowError):
-        raise BadInput(f"{path}: {what} must be an integer, got {value!r}") from None
+    if not _INTEGER.fullmatch(value):
+        raise BadInput(f"{path}: {what} must be an integer, got {excerpt(value)}")
+    return int(value.strip().split(".")[0])
 
 
 def read_table(path: Path) -> list[McqRow]:
@@ -137,7 +140,7 @@ def read_table(path: Path) -> list[McqRow]:
         options = {c: str(r[c]).strip() for c in LETTERS if c in r and not _blank(str(r[c]))}
         answer = str(r.get("answer", "")).strip() or None
         if answer is not None and answer not in options:
-            raise BadInput(f"{path}: index {idx}: answer {answer!r} is not one of the options {sorted(options)}")
+            raise BadInput(f"{path}: index {idx}: answer {excerpt(answer)} is not one of the options {sorted(options)}")
         hint = str(r.get("hint", ""))
         rows.append(McqRow(idx, str(r["question"]), None if _blank(hint) else hint, options, answer,
                            str(r.get("category", "")), str(r.get("l2-category", "")), image))

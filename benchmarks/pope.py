@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
 from benchmarks.parsing import pope_yes_no
-from harness.core.errors import BadInput
+from harness.core.errors import BadInput, excerpt
 from harness.core.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
 from harness.core.records import Scene
 from harness.world.qa import article
@@ -125,10 +125,15 @@ def _read_questions(path: Path) -> list[dict[str, Any]]:
             if key not in d:
                 raise BadInput(f"{path}: question {n} has no {key!r} field")
         if not isinstance(d["question_id"], int) or isinstance(d["question_id"], bool):
-            raise BadInput(f"{path}: question {n}: question_id must be an integer, got {d['question_id']!r}")
+            raise BadInput(f"{path}: question {n}: question_id must be an integer, got {excerpt(d['question_id'])}")
         if d["label"] not in ("yes", "no"):
-            raise BadInput(f"{path}: question {n}: label must be 'yes' or 'no', got {d['label']!r}")
+            raise BadInput(f"{path}: question {n}: label must be 'yes' or 'no', got {excerpt(d['label'])}")
+        for key in ("image", "text"):
+            if not isinstance(d[key], str):
+                raise BadInput(f"{path}: question {n}: {key} must be a string, got {excerpt(d[key])}")
         rows.append(d)
+    if not rows:  # every metric of nothing would be a silent 0.0
+        raise BadInput(f"{path}: no POPE questions in the file")
     return rows
 
 

@@ -15,8 +15,10 @@ given choices directly.".
 Predictions: JSON lines `{"question_id", "text"}` (LLaVA's answer file; other keys ignored).
 Scoring is LLaVA's `eval_science_qa.py` letter extraction (see `extract_letter`) with the
 categories of ScienceQA's `evaluations.py`. Differences, all about inputs the official scripts
-mishandle silently: a prediction for a pid absent from `problems.json`, a duplicate, or a file
-that covers none of the split is a `BadInput`; an integer `question_id` is matched as its
+mishandle silently: a duplicate prediction, or a file that covers none of the split, is a
+`BadInput`. As the official script, a prediction for a pid that is not in the split is never
+looked at (counted in `notes["unknown"]`), and a missing one is wrong (`notes["missing"]`);
+an integer `question_id` is matched as its
 string; a category with no items is left out of the metrics (the official script divides by
 zero), so bootstrap resamples skip it.
 """
@@ -32,7 +34,7 @@ from typing import Any, Callable, Sequence
 
 from benchmarks import register_benchmark
 from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
-from harness.core.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource, excerpt
 from harness.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl_dicts, read_json, to_jsonl, write_json
 from harness.core.records import Scene
 from harness.world.qa import MC_SUFFIX, Known, article, known_from_scene, relation
@@ -107,7 +109,7 @@ def _check_problem(path: Path, pid: str, p: Any) -> None:
         if key not in p:
             raise BadInput(f"{path}: problem {pid} has no {key!r} field")
         if not isinstance(p[key], typ) or isinstance(p[key], bool):
-            raise BadInput(f"{path}: problem {pid}: {key!r} must be a {typ.__name__}, got {p[key]!r}")
+            raise BadInput(f"{path}: problem {pid}: {key!r} must be a {typ.__name__}, got {excerpt(p[key])}")
     if not p["choices"] or not all(isinstance(c, str) for c in p["choices"]):
         raise BadInput(f"{path}: problem {pid}: 'choices' must be a non-empty list of strings")
     if not 0 <= p["answer"] < len(p["choices"]):
@@ -155,7 +157,7 @@ def _read_data(data: Sequence[Path], split: str) -> tuple[Path, dict[str, dict[s
 
 
 def _read_predictions(path: Path, problems: dict[str, Any]) -> dict[str, str]:
-    """pid -> raw reply of a LLaVA answer file; unknown pids and duplicates are `BadInput`."""
+    """pid -> raw reply of a LLaVA answer file; a duplicate is a `BadInput`."""
     preds: dict[str, str] = {}
     for n, d in enumerate(iter_jsonl_dicts(path), 1):
         qid, text = d.get("question_id"), d.get("text")
@@ -164,8 +166,6 @@ def _read_predictions(path: Path, problems: dict[str, Any]) -> dict[str, str]:
         if not isinstance(text, str):
             raise BadInput(f"{path}: prediction {n} (question_id {qid}) has no 'text' string")
         pid = str(qid)
-        if pid not in problems:
-            raise BadInput(f"{path}: prediction {n}: question_id {pid} is not a problem of the data")
         if pid in preds:
             raise BadInput(f"{path}: question_id {pid} is predicted twice")
         preds[pid] = text
@@ -254,7 +254,8 @@ class ScienceQA(Benchmark[SqaOutcome]):
                                        choice_index(letter, len(p["choices"])) == p["answer"]))
         unread = sum(o.letter is None for o in outcomes) - missing
         return ScoreResult(metrics=self.aggregate(outcomes), outcomes=outcomes, n=len(outcomes),
-                           protocol=self.protocol, notes={"split": self.split, "missing": missing, "unread": unread})
+                           protocol=self.protocol, notes={"split": self.split, "missing": missing, "unread": unread,
+                                                          "unknown": len(set(preds) - set(pids))})
 
     def aggregate(self, outcomes: Sequence[SqaOutcome]) -> dict[str, float]:
         """accuracy and each non-empty category's accuracy (NAT ... G7-12), all 0-100."""

@@ -34,7 +34,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 # re.ASCII: the official script ran on Python 2, where `\d` without re.UNICODE is [0-9] only.
 _PERIOD_STRIP = re.compile(r"(?!<=\d)(\.)(?!\d)", re.ASCII)
@@ -150,6 +150,112 @@ def vqa_accuracy(prediction: str, gt: VqaGroundTruth) -> float:
     return gt.table.get(pred, 0.0)
 
 
+class _Ids(dict):  # type: ignore[type-arg]
+    """Text -> a small int naming `fn(text)`: equal ids, equal prepared strings.
+
+    A miss computes `fn` once (`__missing__`); hits stay in C, so `[ids[t] for t in texts]`
+    over a million answers costs tens of milliseconds.
+    """
+
+    def __init__(self, fn: Callable[[str], str]) -> None:
+        super().__init__()
+        self._fn = fn
+        self.names: dict[str, int] = {}  # prepared string -> its id
+
+    def __missing__(self, text: str) -> int:
+        value = self[text] = self.names.setdefault(self._fn(text), len(self.names))
+        return value
+
+
+def _distinct_ids(answers: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every answer dict has an `answer_id` and no two share one (then no two dicts are equal)."""
+    ids = [a.get("answer_id") for a in answers]
+    try:
+        return None not in ids and len(set(ids)) == len(ids)
+    except TypeError:  # an unhashable answer_id
+        return False
+
+
+class VqaScorer:
+    """The official accuracy of many (answers, prediction) pairs, each distinct string prepared once.
+
+    Equal to `vqa_accuracy(prediction, prepare_ground_truth(answers))` (a test checks it on random
+    inputs): every distinct text is cleaned and normalized once and named by an int, then the
+    questions with the same number of answers are scored together as int arrays. The annotator
+    sum runs column by column, annotator by annotator in file order, so each question's float is
+    the official loop's bit for bit. Questions whose answer dicts may compare equal (missing or
+    repeated `answer_id`) take the general path.
+    """
+
+    def __init__(self) -> None:
+        self._cleaned = _Ids(clean_whitespace)  # raw text -> id of its cleaned string
+        self._normalized = _Ids(normalize_answer)  # cleaned string -> id of its normalization
+
+    def accuracy(self, answers: Sequence[Mapping[str, Any]], prediction: str) -> float:
+        """The official accuracy (0-1) of `prediction` against one question's answer dicts."""
+        return self.accuracies([answers], [prediction])[0]
+
+    def accuracies(self, questions: Sequence[Sequence[Mapping[str, Any]]],
+                   predictions: Sequence[str | None]) -> list[float]:
+        """The accuracy (0-1) of each prediction against its question's answer dicts; None scores 0."""
+        import numpy as np
+
+        out = [0.0] * len(questions)
+        sizes = np.array([len(q) for q in questions], dtype=np.int64)
+        asked = np.array([p is not None for p in predictions], dtype=bool)
+        if (sizes[asked] == 0).any():
+            raise ValueError("a VQA question needs at least one ground-truth answer")
+        for n in np.unique(sizes[asked]).tolist():
+            rows = np.flatnonzero(asked & (sizes == n)).tolist()
+            for i, acc in zip(rows, self._same_size([questions[i] for i in rows], [predictions[i] for i in rows], n)):
+                out[i] = acc
+        return out
+
+    def _same_size(self, questions: list[Sequence[Mapping[str, Any]]], predictions: list[Any], n: int) -> list[float]:
+        """Accuracies of questions that all have `n` answers, each with a prediction."""
+        import numpy as np
+
+        ids = self._cleaned
+        cleaned = np.array([ids[a["answer"]] for q in questions for a in q], dtype=np.int64).reshape(-1, n)
+        pred_cleaned = np.array([ids[p] for p in predictions], dtype=np.int64)
+        # Normalize each distinct cleaned string once; the table maps cleaned id -> normalized id.
+        norm = self._normalized
+        table = np.array([norm[t] for t in ids.names], dtype=np.int64)
+        # Normalized only when the cleaned answers are not all equal (the official quirk).
+        unanimous = (cleaned == cleaned[:, :1]).all(axis=1)
+        answers = np.where(unanimous[:, None], cleaned, table[cleaned])
+        pred = np.where(unanimous, pred_cleaned, table[pred_cleaned])
+        hit = answers == pred[:, None]
+        matches = hit.sum(axis=1)
+        total = np.zeros(len(questions))
+        for j in range(n):  # annotator by annotator, as the official loop sums
+            total += np.minimum(1.0, (matches - hit[:, j]) / 3)
+        accs = (total / n).tolist()
+        # A question no answer matches scores 0 whatever its ids; the others must have distinct ids.
+        matched = np.flatnonzero(matches > 0).tolist()
+        for k in np.flatnonzero(~self._distinct([questions[k] for k in matched], n)).tolist():
+            k = matched[k]
+            accs[k] = vqa_accuracy(predictions[k], prepare_ground_truth(questions[k]))
+        return accs
+
+    @staticmethod
+    def _distinct(questions: list[Sequence[Mapping[str, Any]]], n: int) -> Any:
+        """Per question, whether its `n` answer dicts carry distinct `answer_id`s (bool array)."""
+        import numpy as np
+
+        try:
+            ids = [a["answer_id"] for q in questions for a in q]
+        except KeyError:  # some answer has no id: ask question by question
+            ids = [None]
+        if ids and set(map(type, ids)) <= {int}:
+            try:
+                table = np.sort(np.array(ids, dtype=np.int64).reshape(-1, n), axis=1)
+                return (table[:, 1:] != table[:, :-1]).all(axis=1)
+            except OverflowError:  # an id beyond 64 bits: ask question by question
+                pass
+        return np.array([_distinct_ids(q) for q in questions], dtype=bool)
+
+
 @dataclass(frozen=True)
 class VqaOutcome:
     """One question's result: its types and its VQA accuracy on a 0-1 scale."""
@@ -173,11 +279,18 @@ def aggregate_vqa(outcomes: Sequence[VqaOutcome]) -> dict[str, float]:
     Metric values must be numbers (results are one float per metric), so the official
     `perAnswerType` / `perQuestionType` dicts are flattened into slash-named keys, sorted.
     """
-    out = {"accuracy": _pct(o.accuracy for o in outcomes)}
-    for attr, prefix in (("answer_type", "per_answer_type"), ("question_type", "per_question_type")):
+    return aggregate_columns([o.accuracy for o in outcomes], [o.answer_type for o in outcomes],
+                             [o.question_type for o in outcomes])
+
+
+def aggregate_columns(accuracies: Sequence[float], answer_types: Sequence[str],
+                      question_types: Sequence[str]) -> dict[str, float]:
+    """`aggregate_vqa` from its three columns (one entry per question, in file order)."""
+    out = {"accuracy": _pct(accuracies)}
+    for column, prefix in ((answer_types, "per_answer_type"), (question_types, "per_question_type")):
         groups: dict[str, list[float]] = {}
-        for o in outcomes:
-            groups.setdefault(getattr(o, attr), []).append(o.accuracy)
+        for key, acc in zip(column, accuracies):
+            groups.setdefault(key, []).append(acc)
         for name in sorted(groups):
             out[f"{prefix}/{name}"] = _pct(groups[name])
     return out

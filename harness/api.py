@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from harness.core.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource, excerpt
 from harness.core.progress import ProgressFactory, silent_progress
 
 if TYPE_CHECKING:
@@ -210,6 +210,9 @@ def generate(generator: str, world_dir: Path, out: Path, split: str = "extra", m
     from harness.stages.world import image_infos
 
     gen = GENERATORS.get(generator)()
+    unknown = [t for t in data_types if t not in gen.data_types]
+    if unknown:  # before any work: a typo costs a second, not a generation run
+        raise BadInput(f"--data-type {excerpt(unknown[0])}: {generator} generates {', '.join(gen.data_types)}")
     sh = parse_shard(shard)
     wd = Path(world_dir)
     layout = WorldLayout(wd)

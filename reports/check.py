@@ -14,13 +14,15 @@ of the baseline's 95% interval (`ci`).
 from __future__ import annotations
 
 import fnmatch
+import math
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
-from harness.core.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource, excerpt
+from harness.core.io import read_json
 from reports.leaderboard import declared
 from reports.run_data import RunData
 
@@ -85,8 +87,8 @@ def _tolerance(e: Entry, tolerance: str) -> float:
         tol = float(tolerance)
     except ValueError:
         raise BadInput(f"--tolerance: expected 'ci' or a number, got {tolerance!r}") from None
-    if tol < 0 or tol != tol:
-        raise BadInput(f"--tolerance: must be a non-negative number, got {tolerance!r}")
+    if not math.isfinite(tol) or tol < 0:
+        raise BadInput(f"--tolerance: must be a finite non-negative number, got {excerpt(tolerance)}")
     return tol
 
 
@@ -112,20 +114,28 @@ def read_baseline(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.is_file():
         raise MissingResource(f"{p}: baseline file not found")
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BadInput(f"{p}: not a JSON baseline ({e})") from None
+    doc = read_json(p)  # strict JSON: a NaN or Infinity value is refused as not JSON
     if not isinstance(doc, dict) or doc.get("schema") != BASELINE_SCHEMA or not isinstance(doc.get("metrics"), list):
         raise BadInput(f"{p}: not a vigc-bench baseline (expected schema {BASELINE_SCHEMA} and a 'metrics' list)")
+    if not doc["metrics"]:  # a gate that checks nothing would pass every change
+        raise BadInput(f"{p}: the baseline has no metrics, so it would check nothing")
+    seen: set[str] = set()
     for n, m in enumerate(doc["metrics"], 1):
-        ok = (isinstance(m, dict) and isinstance(m.get("id"), str) and isinstance(m.get("value"), (int, float))
+        ok = (isinstance(m, dict) and isinstance(m.get("id"), str) and _finite(m.get("value"))
               and m.get("direction") in ("higher", "lower", "either")
-              and isinstance(m.get("tolerance"), (int, float)) and m["tolerance"] >= 0)
+              and _finite(m.get("tolerance")) and m["tolerance"] >= 0)
         if not ok:
-            raise BadInput(f"{p}: metric {n} needs 'id', numeric 'value', 'direction' (higher/lower/either) and a "
-                           "non-negative 'tolerance'")
+            raise BadInput(f"{p}: metric {n} needs 'id', a finite numeric 'value', 'direction' (higher/lower/either) "
+                           "and a finite non-negative 'tolerance'")
+        if m["id"] in seen:  # two values for one metric contradict each other
+            raise BadInput(f"{p}: metric id {excerpt(m['id'])} occurs twice")
+        seen.add(m["id"])
     return doc["metrics"]
+
+
+def _finite(x: Any) -> bool:
+    """A JSON number (not a bool) that is finite."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def check(run: RunData, baseline: Sequence[dict[str, Any]]) -> tuple[list[str], int]:

@@ -22,17 +22,10 @@ if TYPE_CHECKING:
     from reports.leaderboard import Column
     from reports.run_data import RunData
 
-ALL_SPLITS = "all"
 LANG_SOURCE = "seed+lang"
 BASELINES = (BASELINE_SOURCE, LANG_SOURCE)
 TEST = "paired sign-flip permutation (two-sided) + paired bootstrap CI, units resampled"
 ALPHA = 0.05
-
-
-def column_key(col: "Column") -> tuple[str, str, str]:
-    """(benchmark, split, metric) of a leaderboard column: split 'all' when it pools splits."""
-    split = col.splits[0] if len(col.splits) == 1 else ALL_SPLITS
-    return col.benchmark, split, col.metric
 
 
 def compute(run: "RunData", columns: Sequence["Column"], baselines: Sequence[str] = BASELINES, n_boot: int = 1000,
@@ -55,7 +48,7 @@ def compute(run: "RunData", columns: Sequence["Column"], baselines: Sequence[str
                 if test is None or mine is None or theirs is None:
                     continue
                 sig = test["p"] < ALPHA and test["diff"] != 0
-                benchmark, split, metric = column_key(col)
+                benchmark, split, metric = col.key
                 out.append(ComparisonRecord(
                     target=t, source=s, baseline=base, benchmark=benchmark, split=split, metric=metric,
                     value=round(mine["value"], 4), baseline_value=round(theirs["value"], 4),

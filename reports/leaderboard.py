@@ -24,6 +24,8 @@ ALPHA = 0.05
 FRAME_COLUMNS = ["target", "source", "column", "value", "low", "high", "n", "diff", "diff_low", "diff_high", "p",
                  "significant", "better", "best", "note"]
 
+ALL_SPLITS = "all"  # the split of a comparison that pools a benchmark's splits
+
 
 @dataclass(frozen=True)
 class Column:
@@ -35,6 +37,11 @@ class Column:
     metric: str  # the results.jsonl metric key
     higher_is_better: bool
     category: str | None = None  # a sample category the column is restricted to
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(benchmark, split, metric) as comparisons.jsonl names it: split 'all' when it pools splits."""
+        return self.benchmark, self.splits[0] if len(self.splits) == 1 else ALL_SPLITS, self.metric
 
 
 @dataclass(frozen=True)
@@ -155,9 +162,7 @@ def paired(run: RunData, a: tuple[str, str], b: tuple[str, str], col: Column, n_
 
 def _recorded(run: RunData, t: str, s: str, baseline: str, col: Column) -> dict[str, Any] | None:
     """The paired test of (t, s) against (t, baseline) in `col` from the run's comparisons.jsonl."""
-    from reports.comparisons import column_key
-
-    c = run.comparison_index.get((t, s, baseline, *column_key(col)))
+    c = run.comparison_index.get((t, s, baseline, *col.key))
     if c is None:
         return None
     return {"diff": c.delta, "diff_low": c.ci_low, "diff_high": c.ci_high, "p": c.p_value, "n_paired": c.n}

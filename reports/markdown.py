@@ -3,6 +3,7 @@ metric per (benchmark, split), data quality and VIC's paired effect."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Sequence
 
 from harness.core.records import QualityRecord, ResultRecord
@@ -179,4 +180,19 @@ def render_run_markdown(run: "RunData", title: str, boards: Any = None) -> str:
         out += ["## Data quality\n", quality_table(run.quality)]
     if run.vic_effect:
         out += ["## VIC against VIG on the same questions\n", vic_table(run.vic_effect)]
-    return "\n".join(x for x in out if x)
+    return neutralise_html("\n".join(x for x in out if x))
+
+
+# `<` that would open an HTML tag, comment or autolink in CommonMark (a letter, '/', '!' or '?'
+# follows); "p < 0.05" stays as it is.
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def neutralise_html(text: str) -> str:
+    """Markdown in which no text (model answers, names from files) can become HTML or a link.
+
+    A markdown report is often rendered to HTML (a CI page, a notebook), where a raw
+    `<script>` or `[x](javascript:...)` from a model's answer would be live: every tag opener
+    becomes `&lt;` (shown as '<') and every '](' gets a backslash, so no inline link forms.
+    """
+    return _TAG_START.sub("&lt;", text).replace("](", "]\\(")

@@ -6,14 +6,17 @@ command reads run directories the same way and fails the same way (one `VigcErro
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from harness.core.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource, excerpt
 from harness.core.records import (COMPARISONS_FILE, MANIFEST, QUALITY_FILE, RESULTS_FILE, SAMPLES_FILE,
-                                   VIC_EFFECT_FILE, ComparisonRecord, QualityRecord, ResultRecord, SampleRecord)
+                                   VIC_EFFECT_FILE, ComparisonRecord, QualityRecord, ResultRecord, SampleRecord,
+                                   stage_dir_from_manifest)
 
 Cell = tuple[str, str, str, str]  # (target, source, benchmark, split)
 
@@ -60,12 +63,39 @@ class RunData:
         return self._by_model.get((target, source, benchmark), [])
 
     def image_path(self, s: SampleRecord) -> Path | None:
-        """The image file of a sample, or None when it has none or the file is gone."""
+        """The image file of a sample, or None when it has none, the file is gone, it lies outside
+        the run directory and the stage cache the samples came from, or its bytes do not match
+        the recorded `image_sha256` (a report embeds only the image the model was shown)."""
+        from harness.core.io import sha256_file
+
         folder = self.sample_dirs.get((s.target, s.source, s.benchmark))
         if s.image is None or folder is None:
             return None
-        p = folder / s.image
-        return p if p.is_file() else None
+        p = Path(os.path.realpath(folder / s.image))
+        run, here = os.path.realpath(self.run_dir), os.path.realpath(folder)
+        # Inside the run directory, or inside the stage cache the samples file lies in (a shared
+        # --cache elsewhere): a stage's samples name images of the world stage beside it.
+        roots = {run} if here == run else {run, os.path.dirname(here)}
+        if not any(str(p).startswith(r + os.sep) for r in roots) or not p.is_file():
+            return None
+        if s.image_sha256 and sha256_file(p) != s.image_sha256:
+            return None
+        return p
+
+
+def _check_values(path: Path, rows: list[Any], key: Any) -> None:
+    """Every value and interval bound finite, and each metric once: a NaN would render as 'nan'
+    and a metric given twice would show one of its two values, chosen by file order."""
+    seen: set[Any] = set()
+    for n, r in enumerate(rows, 1):
+        for name in ("value", "ci_low", "ci_high"):
+            v = getattr(r, name)
+            if v is not None and not math.isfinite(v):
+                raise BadInput(f"{path}: record {n}: {name} is {v} (must be a finite number)")
+        k = key(r)
+        if k in seen:
+            raise BadInput(f"{path}: record {n}: {excerpt('/'.join(k))} occurs twice")
+        seen.add(k)
 
 
 def _samples_files(run_dir: Path, manifest: dict[str, Any]) -> list[Path]:
@@ -73,8 +103,8 @@ def _samples_files(run_dir: Path, manifest: dict[str, Any]) -> list[Path]:
     may live elsewhere), else the run directory's own stages/ folder."""
     found: list[Path] = []
     for name, st in manifest.get("stages", {}).items():
-        if name.startswith("score/") and isinstance(st, dict) and st.get("path"):
-            p = Path(st["path"]) / SAMPLES_FILE
+        if name.startswith("score/") and isinstance(st, dict) and isinstance(st.get("path"), str):
+            p = stage_dir_from_manifest(run_dir, st["path"]) / SAMPLES_FILE
             if p.is_file():
                 found.append(p)
     if not found:
@@ -97,6 +127,11 @@ def load_run(run_dir: str | Path, manifest: dict[str, Any] | None = None, with_s
         raise MissingResource(f"{rd}: not a run directory (no {RESULTS_FILE})")
     results = read_jsonl(rd / RESULTS_FILE, ResultRecord)
     quality = read_jsonl(rd / QUALITY_FILE, QualityRecord) if (rd / QUALITY_FILE).is_file() else []
+    _check_values(rd / RESULTS_FILE, results, lambda r: (r.target, r.source, r.benchmark, r.split, r.metric))
+    _check_values(rd / QUALITY_FILE, quality, lambda q: (q.source, q.data_type, q.metric))
+    if manifest is None and not (rd / MANIFEST).is_file() and (rd / "stages").is_dir():
+        # A study writes results.jsonl before its manifest: without the manifest it did not finish.
+        raise BadInput(f"{rd}: the study did not finish (no {MANIFEST}); rerun it to resume")
     if manifest is None and (rd / MANIFEST).is_file():
         manifest = read_json(rd / MANIFEST)
         if not isinstance(manifest, dict):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 from harness.core.records import BASELINE_SOURCE, ComparisonRecord
-from reports.comparisons import LANG_SOURCE, column_key
+from reports.comparisons import LANG_SOURCE
 
 if TYPE_CHECKING:
     from reports.leaderboard import Column
@@ -142,7 +142,7 @@ def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
                 vals = [_value(run, t, s, c) for c in columns]
                 got = [adjusted(v, c.higher_is_better) for v, c in zip(vals, columns) if v is not None]
                 scores[s] = sum(got) / len(got) if got else float("nan")
-            g = [idx.get((t, "seed+gold", BASELINE_SOURCE, *column_key(c))) for c in columns]
+            g = [idx.get((t, "seed+gold", BASELINE_SOURCE, *c.key)) for c in columns]
             cals.append(Calibration(t, scores, scores["seed+gold"] > scores["seed+noisy50"] > scores["seed+noisy100"],
                                     [c.benchmark for c in g if c is not None and c.better is True],
                                     [c.benchmark for c in g if c is not None and c.better is False]))
@@ -152,7 +152,7 @@ def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
             for base in (BASELINE_SOURCE, LANG_SOURCE):
                 if base == s or base not in srcs:
                     continue
-                recs = [idx.get((t, s, base, *column_key(c))) for c in columns]
+                recs = [idx.get((t, s, base, *c.key)) for c in columns]
                 tested = [r for r in recs if r is not None]
                 if tested:
                     findings.append(Finding(t, s, base, [r for r in tested if r.better is not None],
@@ -253,7 +253,7 @@ def forest_rows(run: "RunData", v: Verdict, columns: Sequence["Column"], baselin
         if f.target != v.target or f.baseline != baseline:
             continue
         for c in columns:
-            r = v.comparisons.get((f.target, f.source, baseline, *column_key(c)))
+            r = v.comparisons.get((f.target, f.source, baseline, *c.key))
             if r is not None:
                 out.append((c.benchmark, f.source, *oriented(r)))
     return out

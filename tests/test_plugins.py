@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.records import stage_dir_from_manifest
+
 REPO = Path(__file__).resolve().parents[1]
 PLUGIN = Path(__file__).with_name("plugin_demo")
 
@@ -53,11 +55,11 @@ def test_plugin_runs_in_the_smoke_study(site: Path, tmp_path: Path) -> None:
                        capture_output=True, text=True, env=_env(site), cwd=tmp_path, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    demo = [row for row in rows if row["benchmark"] == "demo_count"]
+    demo = [row for row in rows if row["benchmark"] == "demo_count" and row["target"] == "llava"]
     assert [(row["split"], row["metric"]) for row in demo] == [("test", "accuracy")]
     assert demo[0]["n"] == 40  # the smoke world's bench images
     manifest = json.loads((out / "manifest.json").read_text())
-    seed = Path(manifest["stages"]["data/seed"]["path"])
+    seed = stage_dir_from_manifest(out, manifest["stages"]["data/seed"]["path"])  # relative to the run dir
     records = [json.loads(line) for line in (seed / "records.jsonl").read_text().splitlines()]
     assert records and {rec["generator"] for rec in records} == {"demo_count"}
     assert "demo_count accuracy" in (out / "report.md").read_text()  # its declared primary metric

@@ -49,21 +49,42 @@ def _attach() -> None:
 _attach()
 
 
+def _error_line(message: str) -> str:
+    """One bounded line of an error message: newlines folded, at most 400 characters."""
+    line = " ".join(str(message).split())
+    return line if len(line) <= 400 else line[:400] + "..."
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI and turn `VigcError` into one line and an exit code."""
+    """Entry point: run the CLI and turn every error the user can cause into one line and an exit code.
+
+    `VigcError`s exit with their code (2, or 1 for a failed check); click's usage errors (three
+    lines in click's own format) and operating-system errors on a path the user named (an
+    output file under /dev/null, a folder that is a file, no permission) exit 2, also on one line.
+    """
     try:
         cli.main(args=argv, prog_name="vigc-bench", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as e:
+        cmd = e.ctx.command_path if e.ctx is not None else "vigc-bench"
+        click.echo(f"vigc-bench: error: {_error_line(e.format_message())} (see '{cmd} --help')", err=True)
+        sys.exit(2)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"vigc-bench: error: {_error_line(e.format_message())}", err=True)
         sys.exit(2)
     except VigcError as e:
         if _DEBUG["on"]:
             raise
-        click.echo(f"vigc-bench: error: {e}", err=True)
+        click.echo(f"vigc-bench: error: {_error_line(str(e))}", err=True)
         sys.exit(e.exit_code)
+    except OSError as e:
+        if _DEBUG["on"] or e.filename is None:  # not about a path: a bug, keep the traceback
+            raise
+        where = e.filename if e.filename2 is None else f"{e.filename} -> {e.filename2}"
+        click.echo(f"vigc-bench: error: {_error_line(f'{where}: {e.strerror or e}')}", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -28,8 +28,9 @@ _IMAGES_HELP = ("Folder that image paths in the data resolve against (default: t
               help="Prediction file to write (the format `vigc-bench score` reads).")
 @click.option("--images", "image_root", type=click.Path(file_okay=False), default=None, help=_IMAGES_HELP)
 @click.option("--split", default=None, help="Benchmark split where the files hold several (ScienceQA; default test).")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Items per generate call.")
-@click.option("--num-beams", type=int, default=1, show_default=True, help="Beam width (1: greedy).")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Items per generate call.")
+@click.option("--num-beams", type=click.IntRange(1, 64), default=1, show_default=True, help="Beam width (1: greedy).")
 @click.option("--blind", is_flag=True, help="Show every item a blank image (the text-only control).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def predict(model: str, benchmark: str, data: tuple[str, ...], out_file: str, image_root: str | None,

@@ -43,7 +43,7 @@ def _table(rows: Sequence, title: str) -> None:
 @click.option("--source", help="Source name written in the records (default: FILE's stem).")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Write QualityRecord lines here (JSONL).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON list of records instead of a table.")
-@click.option("--n-boot", type=click.IntRange(min=0), default=1000, show_default=True,
+@click.option("--n-boot", type=click.IntRange(0, 100_000), default=1000, show_default=True,
               help="Bootstrap resamples for the 95% CIs (0: no CIs).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and self-BLEU sample.")
 @click.option("--no-meteor", is_flag=True, help="Skip METEOR (its java start takes about 10 s).")

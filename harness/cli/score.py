@@ -57,10 +57,15 @@ def score(benchmark: str, data: tuple[str, ...], predictions: str | None, as_jso
     if as_json:
         judge_name = res.notes.get("judge")
         extra = {"judge": judge_name} if isinstance(judge_name, str) else {}
-        click.echo(json.dumps({**res.metrics, "n": res.n, "protocol": res.protocol, **extra}))
+        notes = {k: v for k, v in res.notes.items() if k != "summary_lines"}
+        click.echo(json.dumps({**res.metrics, "n": res.n, "protocol": res.protocol, **extra, "notes": notes}))
         return
     click.echo(f"{benchmark} (n={res.n}, protocol: {res.protocol})")
     for k, v in res.metrics.items():
         click.echo(f"  {k:40s} {v:6.2f}")
-    for line in res.notes.get("summary_lines", ()):
+    # Counts the official protocol keeps quiet about: missing, unknown, unread ...
+    counts = {k: v for k, v in res.notes.items() if k not in ("summary_lines", "judge") and isinstance(v, (int, str))}
+    if counts:
+        click.echo("  " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    for line in res.notes.get("summary_lines", ()):  # the official script's own summary, last
         click.echo(line)

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict
 class Section(BaseModel):
     """Base of config sections: frozen, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `lr: .inf` or a NaN would run the whole study on NaN weights.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def config_dict(cfg: BaseModel) -> dict[str, Any]:

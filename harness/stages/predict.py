@@ -6,6 +6,7 @@ so the three give the same answer to the same item (same batches, same padding).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -56,7 +57,50 @@ def load_items(bench: Any, files: Sequence[Path], image_root: Path | None = None
         raise BadInput(f"{names}: not {bench.name} data files ({type(e).__name__}: {e})") from e
     if not items:
         raise BadInput(f"{', '.join(map(str, files))}: no {bench.name} items in the data")
+    check_item_images(items, files, image_root)
     return items
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path` is `root` or below it (both absolute and normalised)."""
+    return path == root or root in path.parents
+
+
+def check_item_images(items: Sequence["BenchItem"], files: Sequence[Path], image_root: Path | None) -> None:
+    """Every image an item names lies inside the image folder and is a readable image of sane size.
+
+    The folders are `image_root` and the data files' folders (ScienceQA falls back to images
+    beside problems.json). A path that leaves them (`../..`, an
+    absolute path) or an image file that is a symbolic link to outside it is refused, so a data
+    file cannot make `predict` read /etc/passwd; a linked image *folder* is allowed (a common
+    way to lay out COCO). Unreadable images and decompression bombs are refused before the
+    model loads. All as one-line `BadInput` / `MissingResource` naming the data file.
+    """
+    from harness.core.errors import excerpt
+    from harness.models.adapter import check_image
+
+    names = ", ".join(map(str, files))
+    roots = ([Path(os.path.abspath(image_root))] if image_root is not None else []) + \
+        sorted({Path(os.path.abspath(f)).parent for f in files})
+    for it in items:
+        if isinstance(it.image, (bytes, bytearray)):
+            check_image(it.image)
+            continue
+        if not isinstance(it.image, str):
+            continue
+        path = Path(os.path.normpath(os.path.abspath(it.image)))
+        if not any(_inside(path, r) for r in roots):
+            raise BadInput(f"{names}: item {excerpt(it.id)}: image path {excerpt(it.image)} leaves the image folder "
+                           f"{roots[0]}")
+        if path.is_symlink():
+            target = Path(os.path.realpath(path))
+            if not any(_inside(target, Path(os.path.realpath(r))) for r in roots):
+                raise BadInput(f"{names}: item {excerpt(it.id)}: image {excerpt(it.image)} links outside the image "
+                               "folder")
+        if not path.is_file():
+            raise MissingResource(f"{it.image}: image of item {excerpt(it.id)} not found (or a broken link; give the "
+                                  "image folder with --images)")
+        check_image(path)
 
 
 def _features(vlm: Any, items: Sequence["BenchItem"], blind: bool) -> tuple[Any, list[int]]:

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 from harness.core.errors import BadConfig, BadInput
 from harness.core.io import read_json, sha256_bytes, write_json
 from harness.core.config import Section
+from harness.core.records import stage_dir_from_manifest
 from harness.stages.runner import MANIFEST, StageContext, StageSpec
 
 VERSION = 1
@@ -160,7 +161,7 @@ def export(run_dir: Path, out: Path, parts: tuple[str, ...] = PARTS) -> dict[str
         entry = stages.get(f"foundation/{part}")
         if entry is None:
             raise BadInput(f"{run_dir / MANIFEST}: the run has no foundation/{part} stage")
-        src = Path(entry["path"])
+        src = stage_dir_from_manifest(run_dir, entry["path"])
         sm = read_json(src / MANIFEST)
         if "pretrained" in sm.get("meta", {}):
             raise BadInput(f"{src}: foundation/{part} was itself loaded from {sm['meta']['pretrained']}; "

@@ -234,6 +234,7 @@ def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory) -> StageOu
             os.replace(work, final)
             return finished(cache_dir, stage)  # type: ignore[return-value]
         work.mkdir(parents=True, exist_ok=True)
+        _check_inputs(stage)
         # A typed config is frozen; a mapping is copied, so the stage cannot change what it was keyed by.
         config = stage.config if isinstance(stage.config, BaseModel) else copy.deepcopy(dict(stage.config))
         ctx = StageContext(stage.name, key, config, dict(stage.inputs), work, progress)
@@ -252,6 +253,23 @@ def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory) -> StageOu
             "meta": meta,
         })
     return StageOutput(stage.name, key, final, meta, False, seconds)
+
+
+def _check_inputs(stage: Stage) -> None:
+    """Every input of a stage about to run is a finished stage directory (its manifest is there).
+
+    The invariant a killed run must keep: nothing reads a directory a killed stage left half
+    written. With $VIGC_AUDIT_READS naming a file, each check is appended to it as a JSON line
+    (one short write in append mode, so workers' lines do not interleave); the kill test reads it.
+    """
+    log = os.environ.get("VIGC_AUDIT_READS")
+    for role, out in stage.inputs.items():
+        ok = (out.path / MANIFEST).is_file()
+        if log:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"stage": stage.name, "input": str(out.path), "manifest": ok}) + "\n")
+        if not ok:
+            raise RuntimeError(f"{stage.name}: input {role!r} at {out.path} has no manifest (an unfinished stage)")
 
 
 class _stage_lock:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from generators.base import Box, ImageInfo
 from harness.core.config import Section
+from harness.core.errors import BadInput
 from harness.core.io import read_json
 from harness.core.records import WorldLayout
 from harness.stages.runner import StageContext, StageSpec
@@ -42,10 +44,24 @@ WORLD = StageSpec("world", VERSION, run_world, WorldStageConfig, WorldResult)
 
 
 def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[ImageInfo]:
-    """Images of one split with their COCO boxes and captions (and ground truth if asked)."""
+    """Images of one split with their COCO boxes and captions (and ground truth if asked).
+
+    A COCO file of the wrong shape (no 'categories', a list where an object belongs, a box that
+    is not four numbers) is a `BadInput` naming it.
+    """
     layout = WorldLayout(world_dir)
-    inst = read_json(layout.instances(split))
-    caps = read_json(layout.captions(split))
+    inst_path, caps_path = layout.instances(split), layout.captions(split)
+    inst, caps = read_json(inst_path), read_json(caps_path)
+    try:
+        return _image_infos(world_dir, split, with_scenes, inst, caps)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        what = f"missing key {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+        raise BadInput(f"{inst_path} / {caps_path.name}: not COCO instances and captions JSON ({what})") from e
+
+
+def _image_infos(world_dir: Path, split: str, with_scenes: bool, inst: Any, caps: Any) -> list[ImageInfo]:
+    """`image_infos` from the parsed files (their shape errors are the caller's to name)."""
+    layout = WorldLayout(world_dir)
     cats = {c["id"]: c["name"] for c in inst["categories"]}
     boxes: dict[int, list[Box]] = {}
     for a in inst["annotations"]:

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from harness.core.config import Section, config_dict
-from harness.core.errors import BadConfig
+from harness.core.errors import BadConfig, excerpt
 from harness.core.records import BASELINE_SOURCE
 from harness.training.recipes import AlignConfig, FinetuneConfig, LMPretrain, VisionPretrain
 from harness.world.config import WorldConfig
+
+NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # a study name: one plain folder name
 
 PRESETS = ("smoke", "tiny", "paper")
 
@@ -190,6 +193,9 @@ class StudyConfig(Section):
 
     @model_validator(mode="after")
     def _cross_check(self) -> "StudyConfig":
+        if not NAME_RE.fullmatch(self.name):  # it names a folder under runs/: no '/', no '..'
+            raise ValueError(f"name {excerpt(self.name)}: use letters, digits, '.', '_' and '-' (at most 100, "
+                             "not starting with '.')")
         v, w = self.foundation.vision, self.world
         if w.kind == "embedded":
             # One patch per grid cell: the vision pretraining labels each patch with its cell.

@@ -42,6 +42,7 @@ class ParallelRunner(Runner):
         self._events: Any = None
         self._relay: threading.Thread | None = None
         self._failed = threading.Event()
+        self._first_error: BaseException | None = None  # what every later wait re-raises
 
     def run(self, stage: Stage) -> StageOutput:
         """Submit the stage and wait for it."""
@@ -84,7 +85,9 @@ class ParallelRunner(Runner):
             out = finished(self.cache_dir, stage)
             if out is None:
                 if self._failed.is_set():
-                    raise RuntimeError(f"{stage.name}: not started, an earlier stage failed")
+                    # The study is over: whoever waits on this stage gets the first failure
+                    # itself (its one-line message), not a note that something failed earlier.
+                    raise self._first_error or RuntimeError(f"{stage.name}: not started, an earlier stage failed")
                 try:
                     out = self._workers().submit(_work, self.cache_dir, stage).result()
                 except BrokenProcessPool as e:
@@ -97,6 +100,9 @@ class ParallelRunner(Runner):
                 self._record(out)
             p.set(out)
         except BaseException as e:  # handed to whoever waits on the stage (or a dependent)
+            with self._lock:
+                if self._first_error is None:
+                    self._first_error = e
             self._failed.set()
             p.fail(e)
 

@@ -22,7 +22,7 @@ from harness.study.config import StudyConfig, config_dict
 from harness.core.errors import VigcError
 from harness.core.io import hash_obj, read_json, sha256_bytes, write_json, write_jsonl
 from harness.core.records import (COMPARISONS_FILE, MANIFEST, QUALITY_FILE, REPORT_FILES, RESULTS_FILE,
-                                   VIC_EFFECT_FILE, QualityRecord, ResultRecord)
+                                   VIC_EFFECT_FILE, QualityRecord, ResultRecord, stage_dir_in_manifest)
 from harness.core.progress import ProgressFactory, silent_progress
 from harness.stages.runner import Runner, Stage, StageOutput
 
@@ -113,7 +113,7 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
                      "transformers": version("transformers")},
         "seed": cfg.seed,
         "stages": {o.name: {"key": o.key, "cached": o.cached, "seconds": round(o.seconds, 3),
-                            "path": str(o.path)} for o in runner.history},
+                            "path": stage_dir_in_manifest(run_dir, o.path)} for o in runner.history},
         "seconds": round(seconds, 3),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -3,7 +3,7 @@ and instruction finetuning. Sections of a study config, and parts of the trainin
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from harness.core.config import Section
 from harness.models.tiny import LMSpec, VisionSpec
@@ -12,6 +12,8 @@ from harness.models.tiny import LMSpec, VisionSpec
 class VisionPretrain(VisionSpec):
     """Vision tower size and its pretraining schedule."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     steps: int = Field(600, ge=0)
     batch: int = Field(128, ge=1)
     lr: float = Field(2e-3, gt=0)
@@ -19,6 +21,8 @@ class VisionPretrain(VisionSpec):
 
 class LMPretrain(LMSpec):
     """Language model size and its pretraining schedule on world text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     steps: int = Field(300, ge=0)
     batch: int = Field(64, ge=1)

@@ -197,8 +197,10 @@ def test_score_stage_writes_reviews_as_samples(files: list[Path], world: Path, t
     write_json(pdir / "manifest.json", {"inputs": {}, "meta": {"predictions": {"test": "test.predictions"}}})
     sdir.mkdir()
     meta = {"files": {"llava_bench": {"test": [f"llava_bench/{p.name}" for p in files]}}}
-    ctx = StageContext("score/t/s/llava_bench", "k", {"benchmark": "llava_bench", "target": "t", "source": "s",
-                                                       "bootstrap": 20, "seed": 0},
+    from harness.stages.bench import ScoreStageConfig
+
+    config = ScoreStageConfig(benchmark="llava_bench", target="t", source="s", bootstrap=20, seed=0)
+    ctx = StageContext("score/t/s/llava_bench", "k", config,
                        {"bench": StageOutput("bench-files", "b", bdir, meta, True, 0.0),
                         "pred": StageOutput("predict", "p", pdir, {"predictions": {"test": "test.predictions"}},
                                             True, 0.0)}, sdir, silent_progress)

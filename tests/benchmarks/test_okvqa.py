@@ -237,3 +237,30 @@ def test_synthesize_is_deterministic(world: Path, tmp_path: Path) -> None:
     c = OKVQA().synthesize(scenes, world / "images", tmp_path / "c", seed=6)
     assert [p.read_bytes() for p in a["val"]] == [p.read_bytes() for p in b["val"]]
     assert a["val"][1].read_bytes() != c["val"][1].read_bytes()
+
+
+def test_batched_scorer_equals_the_plain_rule_on_random_questions() -> None:
+    # VqaScorer (ids, arrays, pattern sums) against vqa_accuracy(prepare_ground_truth) item by
+    # item: the same float, bit for bit, including unanimous questions, whitespace, questions of
+    # other sizes, missing and repeated answer_ids (the general path) and missing predictions.
+    from benchmarks.vqa_eval import VqaScorer
+
+    rng = random.Random(7)
+    words = ["yes", "Yes.", "no", "two", "2", " 2\n", "1,000", "1000", "the dog", "a dog", "dont", "don't",
+             "red", "red.", "U.S.A.", "usa", "3.5", "none", "0", "hot-dog", "hot dog", "a\tb"]
+    questions, preds = [], []
+    for _ in range(3000):
+        n = rng.choice([10, 10, 10, 3, 1, 7])
+        base = rng.choice(words)
+        texts = [base] * n if rng.random() < 0.2 else [rng.choice([base] * 3 + words) for _ in range(n)]
+        ids: list = list(range(1, n + 1))
+        if rng.random() < 0.1:
+            ids = [None] * n
+        elif rng.random() < 0.1:
+            ids = [rng.randint(1, 3) for _ in range(n)]
+        questions.append([{"answer": t} if i is None else {"answer": t, "answer_id": i} for t, i in zip(texts, ids)])
+        preds.append(None if rng.random() < 0.05 else rng.choice(words))
+    fast = VqaScorer().accuracies(questions, preds)
+    plain = [0.0 if p is None else vqa_accuracy(p, prepare_ground_truth(q)) for q, p in zip(questions, preds)]
+    assert fast == plain
+    assert len({round(x, 6) for x in fast}) >= 6  # the draw reaches many different accuracies

@@ -109,7 +109,7 @@ def test_hand_computed_metrics(sqa: tuple[Path, Path, Path]) -> None:
     assert list(r.metrics) == ["accuracy", *CATEGORY_KEYS]
     assert r.n == 8 and r.protocol == "official"
     # 4 (two matches) and 5 (lower case) read nothing; 6 reads C, which is out of range.
-    assert r.notes == {"split": "test", "missing": 1, "unread": 2}
+    assert r.notes == {"split": "test", "missing": 1, "unread": 2, "unknown": 1}  # a val pid
     assert [o.letter for o in r.outcomes] == ["B", "A", "C", None, None, "C", None, "E"]
     assert ScienceQA().aggregate(r.outcomes) == r.metrics
 
@@ -139,11 +139,16 @@ def test_split_field_without_pid_splits(tmp_path: Path) -> None:
     preds = write_lines(tmp_path / "a.jsonl", [{"question_id": 1, "text": "A"}])  # an integer id is matched too
     r = ScienceQA().score([p], preds)
     assert r.n == 1 and r.metrics["accuracy"] == 100.0
+    # As LLaVA's eval_science_qa.py: predictions for pids outside the split are never looked at.
+    more = write_lines(tmp_path / "b.jsonl", [{"question_id": 1, "text": "A"}, {"question_id": "2", "text": "B"},
+                                              {"question_id": "77", "text": "C"}])
+    r = ScienceQA().score([p], more)
+    assert r.metrics["accuracy"] == 100.0 and r.notes["unknown"] == 2
 
 
 @pytest.mark.parametrize("rows, problem_text", [
     ([{"question_id": "1", "text": "A"}, {"question_id": "1", "text": "B"}], "question_id 1 is predicted twice"),
-    ([{"question_id": "77", "text": "A"}], "question_id 77 is not a problem"),
+    ([{"question_id": "77", "text": "A"}], "none of its 1 predictions is for a problem of split"),
     ([{"question_id": "1"}], "no 'text' string"),
     ([{"text": "A"}], "no string or integer 'question_id'"),
     ([{"question_id": "9", "text": "A"}], "none of its 1 predictions is for a problem of split 'test'"),

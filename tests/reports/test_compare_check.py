@@ -132,7 +132,7 @@ def test_check_reports_a_metric_missing_from_the_run(capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize("content, needle", [
     (None, "baseline file not found"),
-    ("{not json", "not a JSON baseline"),
+    ("{not json", "not valid JSON"),
     ('{"schema": 1, "metrics": [{"id": "x"}]}', "metric 1 needs"),
     ('{"metrics": []}', "not a vigc-bench baseline"),
 ])

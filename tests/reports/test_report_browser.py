@@ -26,10 +26,19 @@ from reports.run_data import load_run
 from tests.reports._runfixture import EVIL, VIC, default_samples, make_run, quality_rows
 
 CHROMIUM = Path(os.environ.get("VIGC_CHROMIUM", "/usr/bin/chromium"))
+# .ci/run sets VIGC_REQUIRE_BROWSER: there a missing browser or driver is a failure, not a skip.
+_REQUIRED = os.environ.get("VIGC_REQUIRE_BROWSER") == "1"
 if not CHROMIUM.is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set VIGC_CHROMIUM)",
-                allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[browser]')")
+    _why = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set VIGC_CHROMIUM)"
+    if _REQUIRED:
+        raise RuntimeError(_why)
+    pytest.skip(_why, allow_module_level=True)
+try:
+    from playwright import sync_api
+except ImportError:
+    if _REQUIRED:
+        raise
+    pytest.skip("playwright not installed (pip install -e '.[test]')", allow_module_level=True)
 
 # A closed network: anything that phones home (updates, sync, QUIC probes) is turned off, so
 # the browser neither waits on refused connections nor reaches out when it can.

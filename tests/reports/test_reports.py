@@ -149,3 +149,61 @@ def test_a_column_where_every_row_ties_has_no_best() -> None:
             {"column": "lower", "value": 3.0, "best": False}, {"column": "lower", "value": 5.0, "best": False}]
     df = mark_best(pd.DataFrame(rows, columns=FRAME_COLUMNS).fillna({"best": False}), cols)
     assert df["best"].tolist() == [False, False, True, False]
+
+
+def test_markdown_neutralises_html_and_links_from_files(tmp_path: Path) -> None:
+    # A markdown report is often rendered to HTML (a CI page, a notebook): names that come from
+    # files must not become tags or links there. "p < 0.05" stays readable.
+    from dataclasses import replace
+
+    from tests.reports._runfixture import default_samples
+
+    bad_source, bad_cat = "seed+<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
+    samples = [s.model_copy(update={"source": bad_source if s.source == "seed+vigc" else s.source,
+                                    "categories": tuple(bad_cat for _ in s.categories)}) for s in default_samples()]
+    run = load_run(make_run(tmp_path / "r", samples=samples))
+    run = replace(run, results=[r.model_copy(update={"metric": r.metric + "[x](javascript:alert(1))"})
+                                if r.benchmark == "pope" else r for r in run.results])
+    text = render_run_markdown(run, "t <script>")
+    assert "<script" not in text and "<img" not in text and "](javascript" not in text
+    assert "&lt;script>" in text and "p < 0.05" in text
+
+
+def test_report_embeds_only_the_recorded_image_inside_the_run(tmp_path: Path) -> None:
+    from reports.run_data import load_run as load
+
+    from harness.core.io import sha256_file
+
+    run_dir = make_run(tmp_path / "r")
+    run = load(run_dir)
+    s = run.samples[0]
+    assert run.image_path(s) is not None  # no hash recorded: the file inside the run is used
+    good = s.model_copy(update={"image_sha256": sha256_file(run_dir / "images" / "a.png")})
+    assert run.image_path(good) == (run_dir / "images" / "a.png").resolve()
+    assert run.image_path(good.model_copy(update={"image_sha256": "0" * 64})) is None  # not the image shown
+    outside = tmp_path / "secret.png"
+    outside.write_bytes((run_dir / "images" / "a.png").read_bytes())
+    assert run.image_path(s.model_copy(update={"image": "../secret.png"})) is None
+    assert run.image_path(s.model_copy(update={"image": str(outside)})) is None
+
+
+def test_a_copied_run_directory_reads_its_own_samples(tmp_path: Path) -> None:
+    # Manifests record stage paths relative to the run directory; an old manifest's absolute
+    # path into the original directory is read from the copy's own stages/ when it has them.
+    import shutil
+
+    from harness.core.io import write_json
+
+    orig = make_run(tmp_path / "orig", with_samples=False)
+    stage = orig / "stages" / "score--llava--seed--pope-0123"
+    stage.mkdir(parents=True)
+    (stage / "samples.jsonl").write_text((make_run(tmp_path / "s") / "samples.jsonl").read_text())
+    for recorded in ("stages/score--llava--seed--pope-0123", str(stage)):
+        manifest = {"config": {"name": "x"}, "seed": 0, "stages": {"score/llava/seed/pope": {"path": recorded}}}
+        write_json(orig / "manifest.json", manifest)
+        copy = tmp_path / f"copy{len(recorded)}"
+        shutil.copytree(orig, copy)
+        (copy / "stages" / stage.name / "samples.jsonl").write_text(
+            (copy / "stages" / stage.name / "samples.jsonl").read_text().replace("<b>square</b>", "circle"))
+        run = load_run(copy)
+        assert run.samples and all("circle" in s.prompt for s in run.samples if s.benchmark == "pope")

@@ -132,5 +132,7 @@ def test_run_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     lines = r.stdout.splitlines()
     assert lines[0].split()[:2] == ["run", "world"]
     assert any(line.split()[1] == "finetune/llava/seed" and "<- world" in line for line in lines)
-    assert lines[-1] == "23 stages, 23 to run, 0 cached"
+    # world, 5 data parts, 5 foundation, 2 VIGC, 6 quality, bench files, and for each of the
+    # two targets (llava and its untuned control) a finetune and 2 x (predict, score).
+    assert lines[-1] == "32 stages, 32 to run, 0 cached"
     assert not (tmp_path / "run").exists()

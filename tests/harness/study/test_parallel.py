@@ -108,6 +108,21 @@ def test_error_reaches_the_caller_and_dependents(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("manifest.json"))
 
 
+def test_a_stage_not_started_after_a_failure_reports_that_failure(tmp_path: Path) -> None:
+    # A study waits on its stages in graph order; the first it waits on may be one that never
+    # started because another failed. The error it sees is the failure itself, one line.
+    runner = ParallelRunner(tmp_path, jobs=2)
+    try:
+        bad = runner.submit(Stage("bad", 1, fail))
+        with pytest.raises(BadInput):
+            bad.result()
+        late = runner.submit(Stage("late", 1, write_value, {"x": 1}))
+        with pytest.raises(BadInput, match="not JSON"):
+            late.result()
+    finally:
+        runner.close()
+
+
 def test_a_failure_stops_the_other_workers(tmp_path: Path) -> None:
     """The study stops at the first error: a long stage in the other worker is not waited for."""
     runner = ParallelRunner(tmp_path, jobs=2)
