@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-from harness.world.qa import (QA, Known, article, as_multiple_choice, cap, number, object_questions, qa_bigger, qa_count,
+from harness.world.qa import (QA, VQA_SUFFIX, Known, article, as_multiple_choice, cap, multiple_choice, number, object_questions, qa_bigger, qa_count,
                               qa_count_shape, qa_crowded, qa_exists, qa_most_colour, qa_most_shape, qa_relation,
                               qa_same_colour, quadrant_of, refer)
 from harness.world.spec import COLOUR_INFO, SHAPES
@@ -149,14 +149,33 @@ def _by_shape_or_place(o: Known, objs: Sequence[Known]) -> list[str]:
     return refs
 
 
-def knowledge_qa(objs: Sequence[Known], rng: random.Random) -> tuple[str, str] | None:
-    """An OK-VQA-style question: a fact about an object that must be seen, short answer.
+def _knowledge_options(kind: str) -> list[str]:
+    """Every answer the world's knowledge base gives to a knowledge question of `kind`."""
+    if kind in ("sides", "corners"):
+        return sorted({str(getattr(s, kind)) for s in SHAPES.values()}, key=int)
+    if kind == "symbol":
+        return sorted({s.symbol_of for s in SHAPES.values()})
+    if kind == "warm":
+        return ["cool", "warm"]
+    if kind == "mix":
+        return sorted({f"{c.mix[0]} and {c.mix[1]}" for c in COLOUR_INFO.values() if c.mix})
+    return sorted({c.thing for c in COLOUR_INFO.values()})
+
+
+def knowledge_qa(objs: Sequence[Known], rng: random.Random, mc_fraction: float = 0.5) -> tuple[str, str] | None:
+    """A knowledge question about an object that must be seen, in a knowledge-VQA set's format.
 
     The object is pointed at so that the question does not give away what the fact is about:
     a question on its shape (sides, corners, symbol) names its colour or place, one on its
     colour (warm or cool, the colours that make it, a thing of that colour) names its shape or
     place. A question needs what is known: an object whose colour is unknown gets no colour
     question, and one that cannot be pointed at gets none.
+
+    Asked as the real knowledge-VQA training sets are in LLaVA-1.5's mix: a share
+    `mc_fraction` as A-OKVQA's multiple choice (four lettered options, answered with the
+    letter), the rest as OK-VQA's direct answer (a word or phrase, the prompt saying so).
+    Without the prompts' instructions, targets answered OK-VQA's prompt with a description
+    (accuracy 0.0 for every source, gold included).
     """
     objs = list(objs)
     cands: list[tuple[str, Known, str]] = []
@@ -170,14 +189,22 @@ def knowledge_qa(objs: Sequence[Known], rng: random.Random) -> tuple[str, str] |
     kind, o, r = rng.choice(cands)
     s = SHAPES[o.shape]
     if kind in ("sides", "corners"):
-        return f"How many {kind} does {r} have?", str(s.sides if kind == "sides" else s.corners)
-    if kind == "symbol":
-        return f"What is {r} often a symbol of?", s.symbol_of
-    assert o.colour is not None
-    c = COLOUR_INFO[o.colour]
-    if kind == "warm":
-        return f"Is the colour of {r} warm or cool?", "warm" if c.warm else "cool"
-    if kind == "mix":
-        assert c.mix is not None
-        return f"Which two colours make the colour of {r}?", f"{c.mix[0]} and {c.mix[1]}"
-    return f"Name something that has the same colour as {r}.", c.thing
+        question, answer = f"How many {kind} does {r} have?", str(s.sides if kind == "sides" else s.corners)
+    elif kind == "symbol":
+        question, answer = f"What is {r} often a symbol of?", s.symbol_of
+    else:
+        assert o.colour is not None
+        c = COLOUR_INFO[o.colour]
+        if kind == "warm":
+            question, answer = f"Is the colour of {r} warm or cool?", "warm" if c.warm else "cool"
+        elif kind == "mix":
+            assert c.mix is not None
+            question, answer = f"Which two colours make the colour of {r}?", f"{c.mix[0]} and {c.mix[1]}"
+        else:
+            question, answer = f"Name something that has the same colour as {r}.", c.thing
+    if rng.random() < mc_fraction:
+        wrong = [a for a in _knowledge_options(kind) if a != answer]
+        options = rng.sample(wrong, min(3, len(wrong))) + [answer]
+        rng.shuffle(options)
+        return multiple_choice(question, options, options.index(answer))
+    return f"{question}\n{VQA_SUFFIX}", answer

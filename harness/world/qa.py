@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from harness.core.records import Scene
 
 MC_SUFFIX = "Answer with the option's letter from the given choices directly."
+# LLaVA-1.5's prompt for short-answer VQA data (VQAv2, OK-VQA): the reply is a word or phrase.
+VQA_SUFFIX = "Answer the question using a single word or phrase."
 
 
 @dataclass(frozen=True)
