@@ -95,18 +95,23 @@ def vic_plot(effect: dict[str, Any] | None) -> bytes | None:
     return _png(fig)
 
 
+def _panels(n: int, row_height: float) -> tuple[Any, list[Any]]:
+    """A figure of `n` panels, at most three a row (six in one row shrink to unreadable text
+    in a page), and its axes in reading order."""
+    cols = min(n, 3)
+    nrows = (n + cols - 1) // cols
+    fig = _figure(3.4 * cols, row_height * nrows)
+    return fig, [fig.add_subplot(nrows, cols, i + 1) for i in range(n)]
+
+
 def amount_plot(points: pd.DataFrame) -> bytes | None:
     """Score against generated records added to the seed data: columns column, target, amount,
     value, low, high; one panel per column, one line per target. None with fewer than two amounts."""
     if points.empty or points["amount"].nunique() < 2:
         return None
     labels = list(dict.fromkeys(points["column"]))
-    # At most three panels a row, like scores_plot: six in one row shrink to unreadable text in a page.
-    cols = min(len(labels), 3)
-    nrows = (len(labels) + cols - 1) // cols
-    fig = _figure(3.4 * cols, 2.6 * nrows)
-    for i, lab in enumerate(labels):
-        ax = fig.add_subplot(nrows, cols, i + 1)
+    fig, axes = _panels(len(labels), 2.6)
+    for i, (lab, ax) in enumerate(zip(labels, axes)):
         sub = points[points["column"] == lab]
         for j, (t, g) in enumerate(sub.groupby("target", sort=False)):
             g = g.sort_values("amount")
@@ -153,11 +158,8 @@ def dose_plot(points: pd.DataFrame) -> bytes | None:
     if points.empty or points["noise"].nunique() < 2:
         return None
     labels = list(dict.fromkeys(points["column"]))
-    cols = min(len(labels), 3)
-    nrows = (len(labels) + cols - 1) // cols
-    fig = _figure(3.4 * cols, 2.5 * nrows)
-    for i, lab in enumerate(labels):
-        ax = fig.add_subplot(nrows, cols, i + 1)
+    fig, axes = _panels(len(labels), 2.5)
+    for i, (lab, ax) in enumerate(zip(labels, axes)):
         g = points[points["column"] == lab].sort_values("noise")
         ax.plot(g["noise"], g["value"], "o-", ms=3, color=PALETTE[0], label="seed + corrupted gold")
         ok = g["low"].notna()
