@@ -146,6 +146,10 @@ class StudyConfig(Section):
         description="data types of every part made on the extra images (lang, gold, vig, vigc)")
     vigc: VIGCConfig = VIGCConfig()
     quality: QualityConfig = QualityConfig()
+    data_files: dict[str, str] = Field(
+        default_factory=dict, description="LLaVA-format JSON files to compare, by name: `seed+NAME` in `sources` "
+                                          "is the seed data plus the file (image paths relative to the world's "
+                                          "image folder, or absolute)")
     sources: tuple[str, ...] = ("seed",)
     benchmarks: tuple[str, ...] = ("pope", "mmbench")
     predict: PredictConfig = PredictConfig()
@@ -160,12 +164,16 @@ class StudyConfig(Section):
 
         return _known(BENCHMARKS, v)
 
-    @field_validator("sources")
+    @field_validator("data_files")
     @classmethod
-    def _sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from harness.study.sources import SOURCES
+    def _data_files(cls, v: dict[str, str]) -> dict[str, str]:
+        from harness.study.sources import check_data_file_name
 
-        return _known(SOURCES, v)
+        for name, path in v.items():
+            check_data_file_name(name)
+            if not path.strip():
+                raise ValueError(f"data_files: {name!r} has an empty path")
+        return v
 
     def data_parts(self) -> tuple[str, ...]:
         """The data parts this study makes: the baseline on the seed images; on the extra images
@@ -177,7 +185,7 @@ class StudyConfig(Section):
                 parts.append("gold")
             if self.vigc.enabled:
                 parts += ["vig", "vigc"]
-        return tuple(parts)
+        return tuple(parts) + tuple(self.data_files)
 
     @model_validator(mode="after")
     def _cross_check(self) -> "StudyConfig":
@@ -196,10 +204,15 @@ class StudyConfig(Section):
         if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded":
             raise ValueError(f"vigc.num_query_tokens ({self.vigc.num_query_tokens}) must be world.grid squared "
                              f"({w.grid ** 2}): one query per cell")
-        from harness.study.sources import SOURCES
+        from harness.study.sources import resolve_source
 
+        # Sources are resolved here, not in a field validator: a `seed+NAME` needs `data_files`.
         for s in self.sources:
-            missing = [p for p in SOURCES.get(s).parts if p not in self.data_parts()]
+            try:
+                source = resolve_source(s, self.data_files)
+            except ValueError as e:
+                raise ValueError(f"sources: {e}") from None
+            missing = [p for p in source.parts if p not in self.data_parts()]
             if missing:
                 raise ValueError(f"sources: {s!r} needs data part(s) {', '.join(missing)}, which this study cannot "
                                  "make (see world.images.extra, vigc.enabled)")

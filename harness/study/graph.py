@@ -13,10 +13,11 @@ from harness.core.io import read_json
 from harness.core.records import BASELINE_SOURCE, LLAVA_FILE, VIC_EFFECT_FILE, QualityRecord, ResultRecord
 from harness.stages import bench as bench_stage, data as data_stage, finetune as finetune_stage
 from harness.stages import foundation as foundation_stage, lm as lm_stage, pretrained
+from harness.stages import data_file as data_file_stage
 from harness.stages import quality as quality_stage, vigc as vigc_stage, world as world_stage
 from harness.stages.runner import Pending, Runner, Stage, finished
 from harness.study.config import StudyConfig
-from harness.study.sources import SOURCES
+from harness.study.sources import resolve_source
 
 VISION_ARCH = {"llava": "clip", "instructblip": "blip"}
 
@@ -36,7 +37,7 @@ class Part:
 
     stage: Pending
     llava_file: str
-    split: str
+    split: str | None  # the world split of its images; None for a data file (any split)
     answer: str = "final"  # which answer of the records the file holds ("vig" for VIG-only)
 
 
@@ -133,6 +134,9 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
             vigc_data = _vigc(cfg, g, seed_stage)
             parts["vig"] = Part(vigc_data, vigc_stage.VIG_LLAVA_FILE, "extra", "vig")
             parts["vigc"] = Part(vigc_data, vigc_stage.VIGC_LLAVA_FILE, "extra")
+    for name, path in cfg.data_files.items():
+        parts[name] = Part(runner.submit(data_file_stage.DATA_FILE(
+            f"data/file-{name}", data_file_stage.file_config(name, path), {"world": g.world})), LLAVA_FILE, None)
     assert set(parts) == set(cfg.data_parts()), (sorted(parts), cfg.data_parts())
     quality: list[Pending] = []
     scores: list[Pending] = []
@@ -150,7 +154,7 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
             if t.checkpoint is None:
                 inputs["lm"], inputs["vision"], inputs["align"] = g.lm(), g.vision(t.arch), g.align(t.arch)
             files = {}
-            for p in SOURCES.get(source).parts:
+            for p in resolve_source(source, cfg.data_files).parts:
                 inputs[f"data:{p}"] = parts[p].stage
                 files[f"data:{p}"] = parts[p].llava_file
             label = f"{t.name}/{source}"
