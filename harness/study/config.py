@@ -65,6 +65,15 @@ class GeneratorConfig(Section):
     backend: Literal["template", "chat"] = "template"
     data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning")
     per_image: int = Field(1, ge=1, description="samples per image and data type")
+    files: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="LLaVA-format JSON files by data type, taken as this data instead of "
+                                          "running the generator (the paper's seed: LLaVA-Instruct-150K's files)")
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        _known_data_types(tuple(v))
+        return v
 
     @field_validator("generator")
     @classmethod
@@ -104,12 +113,23 @@ class VIGCConfig(Section):
     """The VIGC model (InstructBLIP-style) and the data it generates on the extra images."""
 
     enabled: bool = False
+    checkpoint: str | None = Field(None, description="InstructBLIP checkpoint (local path or hub id) the VIGC model "
+                                                     "starts from; None builds the tiny one from the foundation")
+    train_files: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="more training data by data type, LLaVA-format JSON (the paper: OK-VQA "
+                                          "and A-OKVQA train as knowledge_vqa); types given here are not generated")
     num_query_tokens: int = Field(16, ge=1)
     train_data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
     finetune: FinetuneConfig = FinetuneConfig(train_lm=False)
     generate: VICConfig = VICConfig()
 
     _data_types = field_validator("train_data_types")(_known_data_types)
+
+    @field_validator("train_files")
+    @classmethod
+    def _train_files(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        _known_data_types(tuple(v))
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> "VIGCConfig":
@@ -201,7 +221,7 @@ class StudyConfig(Section):
             if v.image_size % v.patch_size or v.image_size // v.patch_size != w.grid:
                 raise ValueError(f"foundation.vision.patch_size ({v.patch_size}) must split the image into "
                                  f"world.grid ({w.grid}) patches per side")
-        if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded":
+        if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded" and self.vigc.checkpoint is None:
             raise ValueError(f"vigc.num_query_tokens ({self.vigc.num_query_tokens}) must be world.grid squared "
                              f"({w.grid ** 2}): one query per cell")
         from harness.study.sources import resolve_source
