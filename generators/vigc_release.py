@@ -12,13 +12,16 @@ both a JSON list of objects (JSON lines are accepted too):
 - OK-VQA / A-OKVQA-type output: the question step writes `image`, `question`, `ori_answer`
   (the VIG answer); the answer step ("Question: {q} Short answer:") writes `image`,
   `image_id`, `question` and `answer` as a list of beam answers with their `weight`s. These are
-  knowledge-VQA records; the answer is the highest-weighted beam (the first, without weights).
+  knowledge-VQA records; the answer is the highest-weighted beam. VIGC's formatted OK-VQA /
+  A-OKVQA training files have the same shape with the annotators' answers and no weights: the
+  most frequent answer is taken (so they convert into knowledge-VQA training data too).
 
 Only the formats are learnt from the repository's output; nothing of its code is used.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +87,10 @@ def _best_answer(d: dict[str, Any], where: str) -> str:
     if isinstance(weights, list) and len(weights) == len(ans) and all(
             isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights):
         return ans[max(range(len(ans)), key=lambda i: weights[i])].strip()
-    return ans[0].strip()
+    # No weights: annotators' answers (VIGC's formatted OK-VQA / A-OKVQA files keep all ten), so
+    # the most frequent; distinct beam answers all count once, and the first wins.
+    counts = Counter(a.strip() for a in ans)
+    return max(counts, key=lambda a: counts[a])
 
 
 def _record(d: Any, i: int, path: Path, data_type: str | None) -> GenerationRecord:

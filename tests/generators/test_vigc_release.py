@@ -84,6 +84,12 @@ def test_cli_writes_records_and_llava_files_that_quality_reads(tmp_path: Path,
     assert len(load_dataset(out / "records.jsonl")) == 5 and len(load_dataset(out / "llava.json")) == 4
 
 
+def test_annotator_answers_without_weights_take_the_most_frequent(tmp_path: Path) -> None:
+    rows = [{"image": "COCO_train2014_000000000007.jpg", "question": "what is this used for", "question_id": 7,
+             "answer": ["surfing", "riding waves", "surfing", "surf", "surfing"]}]
+    assert read_vigc_output(_write(tmp_path / "okvqa.json", rows))[0].answer == "surfing"
+
+
 def test_data_type_option_for_unknown_instructions(tmp_path: Path) -> None:
     rows = [{**LLAVA_TYPE[0], "instruction": "Ask something and answer it."}]
     src = _write(tmp_path / "v.json", rows)
