@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable, Mapping, Sequence
 
@@ -56,7 +56,7 @@ class _ImageCounts:
     hallucinated: int = 0
     answers_mention: int = 0
     answers_hallucinated: int = 0
-    named: set[str] | None = None
+    named: set[str] = field(default_factory=set)  # classes its answers mention
 
 
 def image_ids(records: Sequence[GenerationRecord], file_names: Mapping[int, str], data_file: Path,
@@ -88,14 +88,13 @@ def _counts(records: Sequence[GenerationRecord], objects: Mapping[str, ImageObje
     for r in records:
         if r.parse_status != "ok":
             continue
-        c = by_image.setdefault(r.image, _ImageCounts(named=set()))
+        c = by_image.setdefault(r.image, _ImageCounts())
         said = list(mentions(r.answer))
         wrong = sum(cls not in objects[r.image].truth for cls in said)
         c.mentions += len(said)
         c.hallucinated += wrong
         c.answers_mention += bool(said)
         c.answers_hallucinated += wrong > 0
-        assert c.named is not None
         c.named.update(said)
     return [(c, objects[image]) for image, c in by_image.items()]
 
@@ -105,7 +104,7 @@ def _rows(units: Sequence[tuple[_ImageCounts, ImageObjects]], source: str, data_
     cols = {
         "coco_chair_i": ([c.hallucinated for c, _ in units], [c.mentions for c, _ in units]),
         "coco_chair_s": ([c.answers_hallucinated for c, _ in units], [c.answers_mention for c, _ in units]),
-        "coco_coverage": ([len((c.named or set()) & o.annotated) / len(o.annotated) if o.annotated else 0.0
+        "coco_coverage": ([len(c.named & o.annotated) / len(o.annotated) if o.annotated else 0.0
                            for c, o in units], [float(bool(o.annotated)) for _, o in units]),
     }
     out = []
