@@ -220,7 +220,7 @@ class ChairOutcome:
 
 
 @dataclass(frozen=True)
-class _Coco:
+class CocoObjects:
     """The merged annotation files: known images, segmentation classes and reference captions."""
 
     images: dict[int, str]  # image id -> file name
@@ -228,13 +228,20 @@ class _Coco:
     segment_objects: dict[int, set[str]]  # image id -> classes of its instances
     captions: dict[int, list[str]]  # image id -> reference captions
 
+    def truth(self, image_id: int) -> set[str]:
+        """CHAIR's ground-truth classes of an image: its instances' plus those its reference captions name."""
+        gt = set(self.segment_objects.get(image_id, ()))
+        for ref in self.captions.get(image_id, ()):
+            gt.update(c for _, c in mentions(ref, self.vocab))
+        return gt
+
 
 def _int_id(value: Any) -> bool:
     """Whether `value` is an integer id (JSON true/false are not)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _read_coco(data: Sequence[Path]) -> _Coco:
+def _read_coco(data: Sequence[Path]) -> CocoObjects:
     """Merge the instances and captions files; each is recognised by its content."""
     instances, captions = [], []
     for path in map(Path, data):
@@ -244,10 +251,39 @@ def _read_coco(data: Sequence[Path]) -> _Coco:
         (instances if "categories" in doc else captions).append((path, doc))
     if not instances or not captions:
         raise BadInput(f"{', '.join(map(str, data))}: CHAIR needs a COCO instances file and a captions file")
+    return _merge(instances, captions)
+
+
+def read_coco_objects(instances: Sequence[Path], captions: Sequence[Path] = ()) -> CocoObjects:
+    """COCO instances files (each must have `categories`) and optional captions files, merged:
+    what CHAIR knows of each image. Data quality measures generated data against it
+    (`harness.api.measure_quality`); a malformed file is a `BadInput` naming it."""
+    inst, caps = [], []
+    for path in map(Path, instances):
+        doc = read_json(path)
+        if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list) or "categories" not in doc:
+            raise BadInput(f"{path}: not a COCO instances file (expected an object with 'annotations' and "
+                           "'categories')")
+        inst.append((path, doc))
+    for path in map(Path, captions):
+        doc = read_json(path)
+        if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
+            raise BadInput(f"{path}: not a COCO captions file (expected an object with an 'annotations' list)")
+        caps.append((path, doc))
+    if not inst:
+        raise BadInput("no COCO instances file given")
+    return _merge(inst, caps)
+
+
+def _merge(instances: Sequence[tuple[Path, Any]], captions: Sequence[tuple[Path, Any]]) -> CocoObjects:
+    """The parsed instances and captions documents as one `CocoObjects`; shape errors name the file."""
     images: dict[int, str] = {}
     cat_names: dict[int, str] = {}
-    for path, doc in instances + captions:
-        for im in doc.get("images", []):
+    for path, doc in [*instances, *captions]:
+        ims = doc.get("images", [])
+        if not isinstance(ims, list):
+            raise BadInput(f"{path}: 'images' must be a list")
+        for im in ims:
             if not isinstance(im, dict) or not _int_id(im.get("id")):
                 raise BadInput(f"{path}: an 'images' entry has no integer 'id'")
             images[im["id"]] = str(im.get("file_name", f"{im['id']}.jpg"))
@@ -274,7 +310,7 @@ def _read_coco(data: Sequence[Path]) -> _Coco:
             if not isinstance(a, dict) or not _int_id(a.get("image_id")) or not isinstance(a.get("caption"), str):
                 raise BadInput(f"{path}: a caption annotation needs an integer 'image_id' and a 'caption' string")
             refs.setdefault(a["image_id"], []).append(a["caption"])
-    return _Coco(images, vocab, segments, refs)
+    return CocoObjects(images, vocab, segments, refs)
 
 
 def _read_predictions(path: Path) -> list[tuple[int, str]]:
@@ -358,9 +394,7 @@ class Chair(Benchmark[ChairOutcome]):
                            f"(first: {unknown[0]})")
         outcomes = []
         for image_id, caption in rows:
-            gt = set(coco.segment_objects.get(image_id, ()))
-            for ref in coco.captions.get(image_id, ()):
-                gt.update(c for _, c in mentions(ref, coco.vocab))
+            gt = coco.truth(image_id)
             said = mentions(caption, coco.vocab)
             wrong = tuple(w for w, c in said if c not in gt)
             outcomes.append(ChairOutcome(image_id, len(said), len(wrong), len(gt),

@@ -258,6 +258,45 @@ def _write_llava(out: Path, records: Sequence[GenerationRecord]) -> None:
 
 
 @dataclass(frozen=True)
+class Converted:
+    """What `convert_vigc` wrote: the records file, the LLaVA files, and records per parse status."""
+
+    records_file: Path
+    llava_file: Path  # the corrected (VIC) answers, or the only answers of records without a correction
+    vig_llava_file: Path  # the VIG answers of the same questions (seed+vig's data)
+    records: int
+    parse_status: dict[str, int]
+
+
+def convert_vigc(file: Path, out_dir: Path, data_type: str | None = None) -> Converted:
+    """Read VIGC's released / generated output (LLaVA-type VIG + VIC, or OK-VQA / A-OKVQA-type)
+    into `OUT_DIR/records.jsonl`, `llava.json` (final answers) and `llava_vig.json` (VIG answers).
+
+    Everything is read and checked before anything is written, and each file is written to a
+    temporary name and renamed, so bad input leaves no file behind.
+    """
+    from generators.base import to_llava
+    from generators.vigc_release import read_vigc_output
+    from harness.core.io import write_json, write_jsonl
+    from harness.core.records import LLAVA_FILE, RECORDS_FILE
+    from harness.stages.data import parse_counts
+    from harness.stages.vigc import VIG_LLAVA_FILE
+
+    records = read_vigc_output(file, data_type)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"{out}: exists and is not a directory")
+    final = [c.model_dump(mode="json", by_alias=True) for c in to_llava(records)]
+    vig = [c.model_dump(mode="json", by_alias=True) for c in to_llava(
+        [r.model_copy(update={"answer": r.vig_answer, "correction_steps": ()}) for r in records if r.vig_answer])]
+    out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(out / RECORDS_FILE, records)
+    write_json(out / LLAVA_FILE, final, indent=None)
+    write_json(out / VIG_LLAVA_FILE, vig, indent=None)
+    return Converted(out / RECORDS_FILE, out / LLAVA_FILE, out / VIG_LLAVA_FILE, len(records), parse_counts(records))
+
+
+@dataclass(frozen=True)
 class QualityReport:
     """Data-quality rows of a dataset, with the notes the metrics raised and the records read."""
 
@@ -268,15 +307,19 @@ class QualityReport:
 
 def measure_quality(file: Path, world: Path | None = None, split: str | None = None,
                     references: Path | None = None, data_type: str = "conversation", source: str | None = None,
-                    n_boot: int = 1000, seed: int = 0, meteor: bool = True) -> QualityReport:
+                    n_boot: int = 1000, seed: int = 0, meteor: bool = True, instances: Sequence[Path] = (),
+                    captions: Sequence[Path] = ()) -> QualityReport:
     """Data-quality metrics of a dataset (generation records or LLaVA JSON), with 95% CIs; with
-    `world`, against its ground truth; with references (or the world's captions), caption metrics."""
+    `world`, against its ground truth; with references (or the world's captions), caption metrics;
+    with COCO `instances` (and `captions`), CHAIR-style hallucination and coverage against them."""
     import warnings
 
     from harness.quality.metrics import quality_metrics
     from harness.quality.readers import load_dataset, load_references, load_scenes, scene_index, world_references
     from harness.quality.text import QualityNote
 
+    if captions and not instances:
+        raise BadInput("--captions needs --instances (the COCO instances file they go with)")
     records = load_dataset(file, data_type)
     scenes = load_scenes(world, split) if world else None
     if scenes is not None:
@@ -295,7 +338,25 @@ def measure_quality(file: Path, world: Path | None = None, split: str | None = N
             notes.append(str(w.message))
         else:  # not ours to swallow
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if instances:
+        rows = _coco_quality(records, Path(file), instances, captions, rows, source or Path(file).stem, n_boot, seed)
     return QualityReport(rows, notes, len(records))
+
+
+def _coco_quality(records: Sequence[GenerationRecord], file: Path, instances: Sequence[Path],
+                  captions: Sequence[Path], rows: list[QualityRecord], source: str, n_boot: int,
+                  seed: int) -> list[QualityRecord]:
+    """`rows` with the COCO object metrics of each data type added to its group."""
+    from benchmarks.chair import mentions, read_coco_objects
+    from harness.quality.coco import ImageObjects, coco_object_metrics, image_ids, merge_rows
+
+    coco = read_coco_objects([Path(p) for p in instances], [Path(p) for p in captions])
+    ids = image_ids(records, coco.images, file, Path(instances[0]))
+    objects = {image: ImageObjects(frozenset(coco.segment_objects.get(i, ())), frozenset(coco.truth(i)))
+               for image, i in ids.items()}
+    coco_rows = coco_object_metrics(records, objects, lambda text: [c for _, c in mentions(text, coco.vocab)],
+                                    source, n_boot, seed)
+    return merge_rows(rows, coco_rows)
 
 
 def render_report(run_dir: Path, fmt: str = "md") -> str:

@@ -36,6 +36,7 @@ QUALITY_DIRECTIONS: dict[str, Direction] = {
     "bleu_4": "higher", "meteor": "higher", "rouge_l": "higher", "cider": "higher",
     "chair_i": "lower", "chair_s": "lower", "attribute_error_rate": "lower", "self_bleu": "lower",
     "duplicate_rate": "lower", "parse_failure_rate": "lower",
+    "coco_chair_i": "lower", "coco_chair_s": "lower", "coco_coverage": "higher",
     "question_length": "either", "answer_length": "either",
 }
 

@@ -30,6 +30,7 @@ def cli(debug: bool) -> None:
 
 
 def _attach() -> None:
+    from harness.cli.convert import convert_vigc
     from harness.cli.finetune import finetune
     from harness.cli.foundation import export_foundation
     from harness.cli.generate import generate, merge
@@ -42,7 +43,7 @@ def _attach() -> None:
     from harness.cli.world import world
 
     for cmd in (run, world, score, report, quality, generate, merge, finetune, predict, lm_eval_tasks, compare, check,
-                export_foundation):
+                export_foundation, convert_vigc):
         cli.add_command(cmd)
 
 

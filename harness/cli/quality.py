@@ -38,6 +38,12 @@ def _table(rows: Sequence, title: str) -> None:
 @click.option("--references", type=click.Path(dir_okay=False),
               help="Reference captions (COCO captions JSON or {image: [captions]}) for BLEU/METEOR/ROUGE-L/CIDEr "
                    "of detail descriptions (default: the world's captions when --world is given).")
+@click.option("--instances", "instances", multiple=True, type=click.Path(dir_okay=False),
+              help="COCO instances JSON (repeatable): CHAIR-style hallucination (coco_chair_i, coco_chair_s) and "
+                   "coverage (coco_coverage) of the answers against its annotations.")
+@click.option("--captions", "captions", multiple=True, type=click.Path(dir_okay=False),
+              help="COCO captions JSON (repeatable, with --instances): the objects its captions name count as "
+                   "present too, as in CHAIR.")
 @click.option("--data-type", default="conversation", show_default=True,
               help="Data type of the samples of a LLaVA JSON file (generation records carry their own).")
 @click.option("--source", help="Source name written in the records (default: FILE's stem).")
@@ -47,14 +53,16 @@ def _table(rows: Sequence, title: str) -> None:
               help="Bootstrap resamples for the 95% CIs (0: no CIs).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and self-BLEU sample.")
 @click.option("--no-meteor", is_flag=True, help="Skip METEOR (its java start takes about 10 s).")
-def quality(file: str, world: str | None, split: str | None, references: str | None, data_type: str,
-            source: str | None, out_file: str | None, as_json: bool, n_boot: int, seed: int, no_meteor: bool) -> None:
+def quality(file: str, world: str | None, split: str | None, references: str | None, instances: tuple[str, ...],
+            captions: tuple[str, ...], data_type: str, source: str | None, out_file: str | None, as_json: bool,
+            n_boot: int, seed: int, no_meteor: bool) -> None:
     """Data-quality metrics of a dataset FILE: generation records (JSONL) or LLaVA JSON.
 
     Per data type and for all: question diversity (distinct-n, self-BLEU), lengths, duplicate
     and parse-failure rates; with --world, factual accuracy, CHAIR-style hallucination,
-    attribute errors and coverage; with references, caption metrics. Every metric has a 95%
-    bootstrap CI over images.
+    attribute errors and coverage; with --instances (COCO), CHAIR-style hallucination and coverage
+    against the annotations; with references, caption metrics. Every metric has a 95% bootstrap
+    CI over images.
     """
     from harness import api
     from harness.core.io import write_jsonl
@@ -62,7 +70,8 @@ def quality(file: str, world: str | None, split: str | None, references: str | N
 
     got = api.measure_quality(Path(file), Path(world) if world else None, split,
                               Path(references) if references else None, data_type, source, n_boot, seed,
-                              meteor=not no_meteor)
+                              meteor=not no_meteor, instances=[Path(p) for p in instances],
+                              captions=[Path(p) for p in captions])
     for note in got.notes:
         click.echo(f"note: {note}", err=True)
     if out_file:

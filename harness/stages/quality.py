@@ -16,7 +16,7 @@ class QualityStageConfig(Section):
     """One data part: its name and world split, which answer to measure, what to measure it with."""
 
     part: str
-    split: str
+    split: str | None  # None: every split (a data file from outside the study may use any image)
     answer: Literal["final", "vig"]  # the records' corrected answer, or their VIG answer (seed+vig)
     ground_truth: bool  # the world has scene files (embedded): claims and hallucination are measured
     meteor: bool
@@ -34,7 +34,7 @@ class QualityStageResult(Section):
 def run_quality(ctx: StageContext[QualityStageConfig]) -> QualityStageResult:
     """Metrics of the part's records against the world's ground truth and captions."""
     from harness.quality.metrics import quality_metrics
-    from harness.quality.readers import world_references
+    from harness.quality.readers import load_scenes, world_references
     from harness.quality.vic_effect import vic_effect
     from harness.world.export import read_scenes
 
@@ -44,7 +44,7 @@ def run_quality(ctx: StageContext[QualityStageConfig]) -> QualityStageResult:
     if c.answer == "vig":
         records = [r.model_copy(update={"answer": r.vig_answer}) for r in records]
     world = ctx.input_path("world")
-    scenes = read_scenes(world, c.split) if c.ground_truth else None
+    scenes = (read_scenes(world, c.split) if c.split else load_scenes(world)) if c.ground_truth else None
     refs = world_references(world, c.split)
     rows = quality_metrics(records, scenes=scenes, references=refs, source=c.part, n_boot=c.bootstrap,
                            seed=c.seed, meteor=c.meteor)

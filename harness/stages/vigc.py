@@ -61,6 +61,7 @@ def vigc_examples(vlm: Any, records: Sequence[GenerationRecord], image_rows: dic
 class VIGCTrainConfig(Section):
     """The VIGC model's finetuning recipe, its query tokens, and the data types it learns from."""
 
+    checkpoint: str | None = None  # an InstructBLIP checkpoint to start from; None assembles the tiny model
     finetune: FinetuneConfig
     num_query_tokens: int
     data_types: tuple[str, ...]
@@ -104,9 +105,14 @@ def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:
 
     c = ctx.config
     ft = c.finetune
-    vlm = assemble_tiny("instructblip", ctx.input_path("lm"), ctx.input_path("vision"),
-                        num_query_tokens=c.num_query_tokens,
-                        align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
+    if c.checkpoint:
+        from harness.models.adapter import load_vlm
+
+        vlm = load_vlm(c.checkpoint)
+    else:
+        vlm = assemble_tiny("instructblip", ctx.input_path("lm"), ctx.input_path("vision"),
+                            num_query_tokens=c.num_query_tokens,
+                            align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
     records: list[GenerationRecord] = []
     for role in sorted(r for r in ctx.inputs if r.startswith("data:")):
         records += [r for r in read_jsonl(ctx.input_path(role) / RECORDS_FILE, GenerationRecord)
@@ -155,6 +161,6 @@ def run_vigc_generate(ctx: StageContext[VIGCGenerateConfig]) -> VIGCGenerateResu
 
 
 VIGC_TRAIN = StageSpec("vigc/train", VERSION, run_vigc_train, VIGCTrainConfig, VIGCTrainResult,
-                       inputs=("world", "lm", "vision", "data:"), optional=("align",))
+                       inputs=("world", "data:"), optional=("lm", "vision", "align"))
 VIGC_GENERATE = StageSpec("data/vigc", VERSION, run_vigc_generate, VIGCGenerateConfig, VIGCGenerateResult,
                           inputs=("model", "world"))

@@ -65,6 +65,15 @@ class GeneratorConfig(Section):
     backend: Literal["template", "chat"] = "template"
     data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning")
     per_image: int = Field(1, ge=1, description="samples per image and data type")
+    files: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="LLaVA-format JSON files by data type, taken as this data instead of "
+                                          "running the generator (the paper's seed: LLaVA-Instruct-150K's files)")
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        _known_data_types(tuple(v))
+        return v
 
     @field_validator("generator")
     @classmethod
@@ -106,12 +115,23 @@ class VIGCConfig(Section):
     """The VIGC model (InstructBLIP-style) and the data it generates on the extra images."""
 
     enabled: bool = False
+    checkpoint: str | None = Field(None, description="InstructBLIP checkpoint (local path or hub id) the VIGC model "
+                                                     "starts from; None builds the tiny one from the foundation")
+    train_files: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict, description="more training data by data type, LLaVA-format JSON (the paper: OK-VQA "
+                                          "and A-OKVQA train as knowledge_vqa); types given here are not generated")
     num_query_tokens: int = Field(16, ge=1)
     train_data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
     finetune: FinetuneConfig = FinetuneConfig(train_lm=False)
     generate: VICConfig = VICConfig()
 
     _data_types = field_validator("train_data_types")(_known_data_types)
+
+    @field_validator("train_files")
+    @classmethod
+    def _train_files(cls, v: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        _known_data_types(tuple(v))
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> "VIGCConfig":
@@ -148,6 +168,10 @@ class StudyConfig(Section):
         description="data types of every part made on the extra images (lang, gold, vig, vigc)")
     vigc: VIGCConfig = VIGCConfig()
     quality: QualityConfig = QualityConfig()
+    data_files: dict[str, str] = Field(
+        default_factory=dict, description="LLaVA-format JSON files to compare, by name: `seed+NAME` in `sources` "
+                                          "is the seed data plus the file (image paths relative to the world's "
+                                          "image folder, or absolute)")
     sources: tuple[str, ...] = ("seed",)
     benchmarks: tuple[str, ...] = ("pope", "mmbench")
     predict: PredictConfig = PredictConfig()
@@ -172,12 +196,16 @@ class StudyConfig(Section):
 
         return _known(BENCHMARKS, v)
 
-    @field_validator("sources")
+    @field_validator("data_files")
     @classmethod
-    def _sources(cls, v: tuple[str, ...]) -> tuple[str, ...]:
-        from harness.study.sources import SOURCES
+    def _data_files(cls, v: dict[str, str]) -> dict[str, str]:
+        from harness.study.sources import check_data_file_name
 
-        return _known(SOURCES, v)
+        for name, path in v.items():
+            check_data_file_name(name)
+            if not path.strip():
+                raise ValueError(f"data_files: {name!r} has an empty path")
+        return v
 
     def data_parts(self) -> tuple[str, ...]:
         """The data parts this study makes: the baseline on the seed images; on the extra images
@@ -189,7 +217,7 @@ class StudyConfig(Section):
                 parts += ["gold", "noisy50", "noisy100"]
             if self.vigc.enabled:
                 parts += ["vig", "vigc"]
-        return tuple(parts)
+        return tuple(parts) + tuple(self.data_files)
 
     @model_validator(mode="after")
     def _cross_check(self) -> "StudyConfig":
@@ -205,13 +233,18 @@ class StudyConfig(Section):
             if v.image_size % v.patch_size or v.image_size // v.patch_size != w.grid:
                 raise ValueError(f"foundation.vision.patch_size ({v.patch_size}) must split the image into "
                                  f"world.grid ({w.grid}) patches per side")
-        if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded":
+        if self.vigc.num_query_tokens != w.grid ** 2 and w.kind == "embedded" and self.vigc.checkpoint is None:
             raise ValueError(f"vigc.num_query_tokens ({self.vigc.num_query_tokens}) must be world.grid squared "
                              f"({w.grid ** 2}): one query per cell")
-        from harness.study.sources import SOURCES
+        from harness.study.sources import resolve_source
 
+        # Sources are resolved here, not in a field validator: a `seed+NAME` needs `data_files`.
         for s in self.sources:
-            missing = [p for p in SOURCES.get(s).parts if p not in self.data_parts()]
+            try:
+                source = resolve_source(s, self.data_files)
+            except ValueError as e:
+                raise ValueError(f"sources: {e}") from None
+            missing = [p for p in source.parts if p not in self.data_parts()]
             if missing:
                 raise ValueError(f"sources: {s!r} needs data part(s) {', '.join(missing)}, which this study cannot "
                                  "make (see world.images.extra, vigc.enabled)")

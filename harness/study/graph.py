@@ -13,10 +13,11 @@ from harness.core.io import read_json
 from harness.core.records import BASELINE_SOURCE, LLAVA_FILE, VIC_EFFECT_FILE, QualityRecord, ResultRecord
 from harness.stages import bench as bench_stage, data as data_stage, finetune as finetune_stage
 from harness.stages import foundation as foundation_stage, lm as lm_stage, pretrained
+from harness.stages import data_file as data_file_stage
 from harness.stages import quality as quality_stage, vigc as vigc_stage, world as world_stage
 from harness.stages.runner import Pending, Runner, Stage, finished
 from harness.study.config import StudyConfig
-from harness.study.sources import NOISY_PARTS, SOURCES, UNTUNED_SOURCE
+from harness.study.sources import NOISY_PARTS, UNTUNED_SOURCE, resolve_source
 
 VISION_ARCH = {"llava": "clip", "instructblip": "blip"}
 
@@ -36,7 +37,7 @@ class Part:
 
     stage: Pending
     llava_file: str
-    split: str
+    split: str | None  # the world split of its images; None for a data file (any split)
     answer: str = "final"  # which answer of the records the file holds ("vig" for VIG-only)
 
 
@@ -106,7 +107,7 @@ class _Graph:
 def foundation_parts(cfg: StudyConfig) -> tuple[str, ...]:
     """The foundation parts (`lm`, `vision-clip`, `vision-blip`) the study's models are built from."""
     archs = {t.arch for t in cfg.targets if t.checkpoint is None}
-    if cfg.vigc.enabled and cfg.world.images.extra > 0:
+    if cfg.vigc.enabled and cfg.world.images.extra > 0 and cfg.vigc.checkpoint is None:
         archs.add("instructblip")
     if not archs:
         return ()
@@ -125,7 +126,11 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
     """Hand every stage the config asks for to `runner`, in dependency order."""
     check_pretrained(cfg)
     g = _Graph(cfg, runner)
-    seed_stage = g.generate(BASELINE_SOURCE, cfg.seed_data.generator, "seed", cfg.seed_data.data_types)
+    if cfg.seed_data.files:  # the seed data as given (the paper: LLaVA-Instruct-150K), not generated
+        seed_stage = runner.submit(data_file_stage.DATA_FILE(f"data/{BASELINE_SOURCE}", data_file_stage.files_config(
+            BASELINE_SOURCE, cfg.seed_data.files, "seed_data.files"), {"world": g.world}))
+    else:
+        seed_stage = g.generate(BASELINE_SOURCE, cfg.seed_data.generator, "seed", cfg.seed_data.data_types)
     parts: dict[str, Part] = {BASELINE_SOURCE: Part(seed_stage, LLAVA_FILE, "seed")}
     if cfg.world.images.extra > 0:
         parts["lang"] = Part(g.generate("lang", "language_only", "extra", cfg.extra_data_types), LLAVA_FILE, "extra")
@@ -137,6 +142,9 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
             vigc_data = _vigc(cfg, g, seed_stage)
             parts["vig"] = Part(vigc_data, vigc_stage.VIG_LLAVA_FILE, "extra", "vig")
             parts["vigc"] = Part(vigc_data, vigc_stage.VIGC_LLAVA_FILE, "extra")
+    for name, path in cfg.data_files.items():
+        parts[name] = Part(runner.submit(data_file_stage.DATA_FILE(f"data/file-{name}", data_file_stage.files_config(
+            name, {"conversation": (path,)}, f"data_files.{name}"), {"world": g.world})), LLAVA_FILE, None)
     assert set(parts) == set(cfg.data_parts()), (sorted(parts), cfg.data_parts())
     quality: list[Pending] = []
     scores: list[Pending] = []
@@ -154,7 +162,7 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
             if t.checkpoint is None:
                 inputs["lm"], inputs["vision"], inputs["align"] = g.lm(), g.vision(t.arch), g.align(t.arch)
             files = {}
-            for p in () if t.untuned else SOURCES.get(source).parts:
+            for p in () if t.untuned else resolve_source(source, cfg.data_files).parts:
                 inputs[f"data:{p}"] = parts[p].stage
                 files[f"data:{p}"] = parts[p].llava_file
             label = f"{t.name}/{source}"
@@ -229,13 +237,19 @@ def _vigc(cfg: StudyConfig, g: _Graph, seed_stage: Pending) -> Pending:
     """Train the VIGC model on the seed data (plus knowledge VQA on the seed images) and run
     VIG + VIC on the extra images."""
     v = cfg.vigc
-    inputs: dict[str, Pending] = {"world": g.world, "lm": g.lm(), "vision": g.vision("instructblip"),
-                                  "align": g.align("instructblip"), "data:seed": seed_stage}
-    extra_types = tuple(dt for dt in v.train_data_types if dt not in cfg.seed_data.data_types)
+    inputs: dict[str, Pending] = {"world": g.world, "data:seed": seed_stage}
+    if v.checkpoint is None:
+        inputs.update(lm=g.lm(), vision=g.vision("instructblip"), align=g.align("instructblip"))
+    if v.train_files:
+        inputs["data:vigc-train-files"] = g.runner.submit(data_file_stage.DATA_FILE(
+            "data/vigc-train-files", data_file_stage.files_config("vigc-train-files", v.train_files,
+                                                                  "vigc.train_files"), {"world": g.world}))
+    seed_types = tuple(cfg.seed_data.files) if cfg.seed_data.files else cfg.seed_data.data_types
+    extra_types = tuple(dt for dt in v.train_data_types if dt not in seed_types and dt not in v.train_files)
     if extra_types:
         inputs["data:seed-extra-types"] = g.generate("seed-extra-types", "language_only", "seed", extra_types)
     model = g.runner.submit(vigc_stage.VIGC_TRAIN("vigc/train", vigc_stage.VIGCTrainConfig(
-        finetune=v.finetune, num_query_tokens=v.num_query_tokens, data_types=v.train_data_types, seed=cfg.seed),
+        checkpoint=v.checkpoint, finetune=v.finetune, num_query_tokens=v.num_query_tokens, data_types=v.train_data_types, seed=cfg.seed),
         inputs))
     gen = v.generate
     return g.runner.submit(vigc_stage.VIGC_GENERATE("data/vigc", vigc_stage.VIGCGenerateConfig(

@@ -3,11 +3,19 @@
 A source is one registered entry: `register_source(name, parts, description)`. Every source
 includes the baseline part (the language-only seed data), so a source's effect is measured
 against the baseline on the same items.
+
+A study can also compare data that someone else made: its `data_files` section names LLaVA-format
+JSON files (`{name: path}`), and `seed+NAME` in `sources` is the seed data plus that file
+(`resolve_source`). Those sources are the study's own, not registered: the registry is global to
+the process, and a config's files must not outlive it or clash with another config's.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Mapping
+
 from harness.core.records import BASELINE_SOURCE
 from harness.core.registry import Registry
 
@@ -48,3 +56,31 @@ NOISY_PARTS: dict[str, float] = {"noisy50": 0.5, "noisy100": 1.0}
 # The source label of an untuned control target's rows: it was finetuned on no data.
 UNTUNED_SOURCE = "none"
 
+
+BUILTIN_PARTS = (BASELINE_SOURCE, "lang", "gold", "vig", "vigc")  # the parts the study's own stages make
+FILE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,50}")  # a data file's name: part of a source and a stage name
+
+
+def check_data_file_name(name: str) -> str:
+    """`name` if it can name a data file (plain, and not a part the study makes), else ValueError."""
+    if not FILE_NAME_RE.fullmatch(name):
+        raise ValueError(f"data_files: name {name!r}: use letters, digits, '_' and '-' (at most 50)")
+    if name in BUILTIN_PARTS:
+        raise ValueError(f"data_files: name {name!r} is a data part the study makes; choose another")
+    return name
+
+
+def resolve_source(name: str, data_files: Mapping[str, str]) -> DataSource:
+    """The data source called `name`: a registered one, or `seed+NAME` for a file in `data_files`.
+
+    An unknown name is a ValueError listing close matches (and how to name a file).
+    """
+    if name in SOURCES:
+        return SOURCES.get(name)
+    prefix = f"{BASELINE_SOURCE}+"
+    if name.startswith(prefix) and name[len(prefix):] in data_files:
+        part = name[len(prefix):]
+        return DataSource(name, (BASELINE_SOURCE, part), f"plus the LLaVA file {data_files[part]}")
+    hint = f" or {prefix}NAME for a file in data_files ({', '.join(data_files)})" if data_files else \
+        f" (or {prefix}NAME after naming a LLaVA JSON file under data_files)"
+    raise ValueError(SOURCES.unknown(name) + hint)

@@ -136,6 +136,17 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("quality-not-json", {"data.json": "[{"}, "quality {d}/data.json", "not valid JSON"),
     ("quality-no-conversations", {"data.json": '[{"id": 1}]'}, "quality {d}/data.json", "conversations"),
     ("quality-absurd-n-boot", {"data.json": LLAVA}, "quality {d}/data.json --n-boot 1000000000000", "--n-boot"),
+    ("quality-instances-no-categories", {"data.json": LLAVA, "inst.json": '{"images": [], "annotations": []}'},
+     "quality {d}/data.json --instances {d}/inst.json", "inst.json: not a COCO instances file"),
+    ("quality-instances-not-json", {"data.json": LLAVA, "inst.json": '{"images": ['},
+     "quality {d}/data.json --instances {d}/inst.json", "not valid JSON"),
+    ("quality-image-not-in-instances", {"data.json": LLAVA.replace("a.png", "b.png"), "inst.json": CHAIR_I},
+     "quality {d}/data.json --instances {d}/inst.json", "is not in"),
+    ("convert-vigc-not-json", {"v.json": "[{"}, "convert-vigc {d}/v.json --out {d}/w", "not valid JSON"),
+    ("convert-vigc-no-image", {"v.json": '[{"question": "q", "original_answer": "a", "answer": "b"}]'},
+     "convert-vigc {d}/v.json --out {d}/w", "needs an `image`"),
+    ("convert-vigc-out-is-file", {"v.json": '[{"image": "a.png", "question": "q", "answer": ["b"]}]', "f": "x"},
+     "convert-vigc {d}/v.json --out {d}/f", "is a file"),
     # --- predict (all refused before a model is loaded)
     ("predict-path-escape", {"q.jsonl": POPE_Q.replace("a.png", "../../../../etc/passwd")}, PREDICT_POPE,
      "leaves the image folder"),
@@ -268,7 +279,7 @@ def test_corpus_is_large_and_covers_every_command() -> None:
     commands = {" ".join(c[2].split()[:2 if c[2].startswith("score ") else 1]) for c in CASES}
     assert len(CASES) >= 45
     for cmd in ("score pope", "score okvqa", "score aokvqa", "score scienceqa", "score mmbench", "score chair",
-                "quality", "predict", "generate", "world", "run", "report", "compare", "check"):
+                "quality", "predict", "generate", "world", "run", "report", "compare", "check", "convert-vigc"):
         assert cmd in commands, cmd
 
 
