@@ -63,4 +63,4 @@ def run_finetune(ctx: StageContext[FinetuneStageConfig]) -> FinetuneResult:
 
 
 FINETUNE = StageSpec("finetune", VERSION, run_finetune, FinetuneStageConfig, FinetuneResult,
-                     inputs=("world", "data:"), optional=("lm", "vision", "align"))
+                     inputs=("world", "data:"), optional=("lm", "vision", "align"), collective=True)

@@ -329,7 +329,7 @@ def run_lm(ctx: StageContext[LMStageConfig]) -> LMResult:
     return LMResult.model_validate(meta)
 
 
-LM = StageSpec("foundation/lm", VERSION, run_lm, LMStageConfig, LMResult, inputs=("world",))
+LM = StageSpec("foundation/lm", VERSION, run_lm, LMStageConfig, LMResult, inputs=("world",), collective=True)
 
 
 def train_phase(lm: Any, book: Any, tok: Any, batch: Callable[[int], Any], steps: int, lr: float, seed: int,
