@@ -191,16 +191,24 @@ def finetune(model: str, data: Sequence[Path], images: Path, out: Path, recipe: 
         raise BadInput(f"{', '.join(map(str, data))}: no conversations")
     if not Path(images).is_dir():
         raise MissingResource(f"{images}: image folder not found")
+    recipe = recipe or Recipe()
+    env = launch_env()  # under torchrun: data-parallel, and rank 0 alone writes `out`
+    if env.enabled:
+        from harness.training.distributed import check_divides
+
+        check_divides([("finetune.batch", recipe.batch)], env.world_size)
     vlm = _load_model(model)
     torch.manual_seed(seed)
     resume = Path(out) / ".resume"
-    resume.mkdir(parents=True, exist_ok=True)
-    log = train_on_conversations(vlm, convs, Path(images), recipe or Recipe(), seed, resume, progress,
+    if env.is_main:
+        resume.mkdir(parents=True, exist_ok=True)
+    log = train_on_conversations(vlm, convs, Path(images), recipe, seed, resume, progress,
                                  Path(model).name, blind=blind)
-    vlm.save(Path(out))
     doc = train_log(log, len(convs))
-    write_json(Path(out) / TRAIN_LOG, doc)
-    shutil.rmtree(resume)  # checkpoints are for resuming a killed run only
+    if env.is_main:
+        vlm.save(Path(out))
+        write_json(Path(out) / TRAIN_LOG, doc)
+        shutil.rmtree(resume)  # checkpoints are for resuming a killed run only
     return doc
 
 
