@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from harness.study.config import StudyConfig
     from harness.study.graph import PlannedStage
     from harness.study.run import StudyResult
+    from harness.training.distributed import DistEnv
     from harness.training.recipes import FinetuneConfig
 
 
@@ -56,12 +57,26 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     from harness.study.run import run_study as run
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub unless the user named one
+    env = launch_env()
+    if env.enabled:  # one stage at a time per rank; the ranks share each training step instead
+        from harness.study.distributed import check_job
+
+        check_job(cfg, env, jobs)
+        jobs = 1
     jobs = jobs or default_jobs(cfg.world.kind == "embedded")
     if jobs == 1:
         from harness.models.runtime import configure
 
         configure()  # stages run in this process (workers set up their own threads)
     return run(cfg, Path(run_dir), progress, on_stage, cache_dir=cache_dir, jobs=jobs)
+
+
+def launch_env() -> DistEnv:
+    """This process's place in a torchrun / accelerate job (rank 0 of 1 without a launcher);
+    a `BadConfig` line for an environment no process group can be built from."""
+    from harness.training.distributed import dist_env
+
+    return dist_env()
 
 
 def write_world(out_dir: Path, images: int, seed: int = 0) -> dict[str, int]:
@@ -176,16 +191,24 @@ def finetune(model: str, data: Sequence[Path], images: Path, out: Path, recipe: 
         raise BadInput(f"{', '.join(map(str, data))}: no conversations")
     if not Path(images).is_dir():
         raise MissingResource(f"{images}: image folder not found")
+    recipe = recipe or Recipe()
+    env = launch_env()  # under torchrun: data-parallel, and rank 0 alone writes `out`
+    if env.enabled:
+        from harness.training.distributed import check_divides
+
+        check_divides([("finetune.batch", recipe.batch)], env.world_size)
     vlm = _load_model(model)
     torch.manual_seed(seed)
     resume = Path(out) / ".resume"
-    resume.mkdir(parents=True, exist_ok=True)
-    log = train_on_conversations(vlm, convs, Path(images), recipe or Recipe(), seed, resume, progress,
+    if env.is_main:
+        resume.mkdir(parents=True, exist_ok=True)
+    log = train_on_conversations(vlm, convs, Path(images), recipe, seed, resume, progress,
                                  Path(model).name, blind=blind)
-    vlm.save(Path(out))
     doc = train_log(log, len(convs))
-    write_json(Path(out) / TRAIN_LOG, doc)
-    shutil.rmtree(resume)  # checkpoints are for resuming a killed run only
+    if env.is_main:
+        vlm.save(Path(out))
+        write_json(Path(out) / TRAIN_LOG, doc)
+        shutil.rmtree(resume)  # checkpoints are for resuming a killed run only
     return doc
 
 

@@ -31,6 +31,8 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     """Run a whole study: world, foundation, data, finetune, predict, score, report.
 
     A rerun reuses every finished stage; a changed setting recomputes only what depends on it.
+    Under `torchrun` / `accelerate launch` it is one study: rank 0 writes the run directory and
+    the training stages are data-parallel (see README, "Scaling out").
     """
     from harness import api
 
@@ -44,6 +46,8 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
 
     from harness.core.rich_progress import RichProgress
 
+    main = api.launch_env().is_main  # under torchrun, rank 0 speaks for the job
+    quiet = quiet or not main
     console = Console(stderr=True, quiet=quiet)
     if quiet:
         res = api.run_study(cfg, run_dir, cache_dir=cache, jobs=jobs)
@@ -54,6 +58,8 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     cached = sum(o.cached for o in res.history)
     if cached == len(res.history):
         console.print(f"all {cached} stages cached")
+    if not main:
+        return
     click.echo(f"report: {res.report} (and {res.report.with_suffix('.html').name})")
     click.echo(f"results: {res.run_dir / 'results.jsonl'}")
 

@@ -30,6 +30,11 @@ class WorkerDied(VigcError):
     """A stage's worker process was killed from outside (by the OS, e.g. out of memory)."""
 
 
+class PeerFailed(VigcError):
+    """Another process of a torchrun / accelerate job failed (its message is quoted), or cannot
+    see what rank 0 wrote (multi-node runs need the run directory on a shared filesystem)."""
+
+
 class CheckFailed(VigcError):
     """A check ran and failed (a regression, a failed comparison): exit 1, not 2."""
 

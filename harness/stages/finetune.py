@@ -73,4 +73,5 @@ def run_finetune(ctx: StageContext[FinetuneStageConfig]) -> FinetuneResult:
 
 
 FINETUNE = StageSpec("finetune", VERSION, run_finetune, FinetuneStageConfig, FinetuneResult,
-                     inputs=("world",), optional=("data:", "lm", "vision", "align"))  # untuned: no data
+                     inputs=("world",), optional=("data:", "lm", "vision", "align"),  # untuned: no data
+                     collective=True)

@@ -174,7 +174,9 @@ def run_align(ctx: StageContext[AlignStageConfig]) -> AlignResult:
     from harness.models.slots import SlotCodebook, attrs_tensor
     from harness.models.features import feature_table
     from harness.models.assemble import CONNECTOR_FILE, assemble_tiny
+    from harness.training import distributed
 
+    env = distributed.init()
     c = ctx.config
     arch = c.arch
     world = ctx.input_path("world")
@@ -196,6 +198,7 @@ def run_align(ctx: StageContext[AlignStageConfig]) -> AlignResult:
     torch.manual_seed(c.seed)
     if arch == "instructblip":
         init_queries_on_cells(vlm, feats[: min(len(feats), 1024)], texts[0])
+    distributed.sync_parameters(list(params.values()))
     opt = torch.optim.AdamW(list(params.values()), lr=c.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(c.seed)
     task = ctx.progress(f"foundation: connector alignment ({arch})", c.steps)
@@ -208,12 +211,17 @@ def run_align(ctx: StageContext[AlignStageConfig]) -> AlignResult:
             pick = torch.randint(0, len(texts), (c.batch,), generator=gen).tolist()
             ask = torch.randint(0, len(questions), (c.batch,), generator=gen).tolist()
             half = torch.rand(c.batch, generator=gen) < 0.5
-            qids, qmask = vlm.qformer_encode([questions[a] if h else texts[i] for i, a, h in zip(pick, ask, half)])
-        loss = ((vlm._image_embeds(feats[idx], qids, qmask) - target[idx]) ** 2).mean()
+            # Every rank draws the whole batch (the generator stays in step), then takes its share.
+            asked = distributed.shard([questions[a] if h else texts[i] for i, a, h in zip(pick, ask, half)], env)
+            qids, qmask = vlm.qformer_encode(asked)
+        idx = idx[env.rank::env.world_size]
+        # Equal shares: the whole batch's mean is the mean of the ranks' means.
+        loss = ((vlm._image_embeds(feats[idx], qids, qmask) - target[idx]) ** 2).mean() / env.world_size
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.sum_gradients(list(params.values()))
         opt.step()
-        err = loss.item()
+        err = distributed.sum_values([loss.item()])[0]
         task.advance(1, mse=err)
     task.close()
     vlm.model.eval()
@@ -250,6 +258,7 @@ def _question_texts(scenes: Any, seed: int) -> list[str]:
     return sorted(out)
 
 
-VISION = StageSpec("foundation/vision", VERSION, run_vision, VisionStageConfig, VisionResult, inputs=("world",))
+VISION = StageSpec("foundation/vision", VERSION, run_vision, VisionStageConfig, VisionResult, inputs=("world",),
+                  collective=True)
 ALIGN = StageSpec("foundation/align", VERSION, run_align, AlignStageConfig, AlignResult,
-                  inputs=("world", "lm", "vision"))
+                  inputs=("world", "lm", "vision"), collective=True)

@@ -97,7 +97,8 @@ class StageContext(Generic[C]):
 class StageSpec(Generic[C, R]):
     """A kind of stage: its code version, its function, the types of its config and result, and
     the roles of the stages it reads (`inputs` always, `optional` when given; a role ending in
-    ':' names a family, e.g. 'data:' for 'data:seed', 'data:lang')."""
+    ':' names a family, e.g. 'data:' for 'data:seed', 'data:lang'). `collective`: under
+    torchrun every rank runs the function (a data-parallel training loop); else rank 0 alone."""
 
     kind: str
     version: int
@@ -106,6 +107,7 @@ class StageSpec(Generic[C, R]):
     result: type[R]
     inputs: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
+    collective: bool = False
 
     def __call__(self, name: str, config: C, inputs: Mapping[str, "StageOutput | Pending"] | None = None) -> "Stage":
         """A stage of this kind named `name`; its config and input roles are checked here."""
@@ -118,7 +120,7 @@ class StageSpec(Generic[C, R]):
         unknown = [r for r in inputs if not any(r.startswith(d) if d.endswith(":") else r == d for d in declared)]
         if missing or unknown:
             raise TypeError(f"{name}: inputs {sorted(inputs)} do not match {self.kind}'s roles {list(declared)}")
-        return Stage(name, self.version, self.fn, config, inputs)
+        return Stage(name, self.version, self.fn, config, inputs, self.collective)
 
     def read(self, out: StageOutput) -> R:
         """The typed result of a finished stage of this kind (from its manifest's meta)."""
@@ -138,6 +140,8 @@ class Stage:
     fn: Callable[[StageContext[Any]], Any]
     config: Any = field(default_factory=dict)
     inputs: Mapping[str, "StageOutput | Pending"] = field(default_factory=dict)
+    # How the stage runs across ranks, not what it computes: not part of the key.
+    collective: bool = False
 
     def config_json(self) -> dict[str, Any]:
         """The config as JSON-able data: what the key is taken of and the manifest records."""
@@ -214,12 +218,15 @@ def finished(cache_dir: Path, stage: Stage) -> StageOutput | None:
     return None
 
 
-def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory) -> StageOutput:
+def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory,
+            on_start: Callable[[], None] | None = None) -> StageOutput:
     """Run the stage function into `<dir>.partial`, then publish it (manifest last, then rename).
 
     Holds an exclusive lock on the stage while it works, so two processes sharing a cache (two
     runs on one `--cache`, or a rerun while a killed run's worker is still winding down) never
     write one stage's directory at once: the second waits, then finds the output finished.
+    `on_start` is called just before the stage function runs (not when the output turns out to
+    be finished already): where other ranks must run the function alongside this one.
     """
     key, final = _final(cache_dir, stage)
     with _stage_lock(cache_dir / LOCKS / (final.name + ".lock")):
@@ -238,6 +245,8 @@ def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory) -> StageOu
         # A typed config is frozen; a mapping is copied, so the stage cannot change what it was keyed by.
         config = stage.config if isinstance(stage.config, BaseModel) else copy.deepcopy(dict(stage.config))
         ctx = StageContext(stage.name, key, config, dict(stage.inputs), work, progress)
+        if on_start is not None:
+            on_start()
         t0 = time.perf_counter()
         result = stage.fn(ctx)
         if isinstance(result, BaseModel):

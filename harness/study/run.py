@@ -79,20 +79,44 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     """Run (or reuse) every stage of the study and write the run directory's files.
 
     With `jobs` > 1, stages whose inputs are ready run at once in that many worker processes
-    (`harness.study.parallel`), each with an equal share of the CPU's threads.
+    (`harness.study.parallel`), each with an equal share of the CPU's threads. Under torchrun /
+    accelerate launch (WORLD_SIZE > 1) it is one study across the ranks
+    (`harness.study.distributed`): rank 0 writes the run directory, training is data-parallel.
     """
+    from harness.training import distributed
+
+    env = distributed.dist_env()
+    if not env.enabled:
+        return _run(cfg, run_dir, progress, on_stage, cache_dir, jobs, None)
+    from harness.study.distributed import check_job
+
+    check_job(cfg, env, jobs if jobs > 1 else None)
+    distributed.init(env)
+    try:
+        return _run(cfg, run_dir, progress, on_stage, cache_dir, 1, env)
+    finally:
+        distributed.shutdown()
+
+
+def _run(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory, on_stage: Callable[[StageOutput], None] | None,
+         cache_dir: Path | None, jobs: int, env: Any) -> StudyResult:
     from harness.study import graph
 
     t0 = time.perf_counter()
-    run_dir.mkdir(parents=True, exist_ok=True)
     stages_dir = cache_dir or run_dir / "stages"
     runner: Runner
-    if jobs > 1:
+    if env is not None:
+        from harness.study.distributed import DistributedRunner
+
+        runner = DistributedRunner(stages_dir, env, progress, on_stage)
+    elif jobs > 1:
         from harness.study.parallel import ParallelRunner
 
         runner = ParallelRunner(stages_dir, progress, on_stage, jobs, max(1, (os.cpu_count() or 1) // jobs))
     else:
         runner = Runner(stages_dir, progress, on_stage)
+    if env is None or env.is_main:  # rank 0 owns the run directory
+        run_dir.mkdir(parents=True, exist_ok=True)
     try:
         out = graph.execute(cfg, runner)
     except BaseException:
@@ -101,6 +125,11 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     runner.close()
     results = out.results
     quality = out.quality
+    seconds = time.perf_counter() - t0
+    if env is not None and not env.is_main:
+        # The records are the same on every rank; only rank 0 writes them and the reports.
+        return StudyResult(run_dir, results, quality, list(runner.history), run_dir / REPORT_FILES[0], seconds,
+                           out.notes)
     write_jsonl(run_dir / RESULTS_FILE, results)
     write_jsonl(run_dir / QUALITY_FILE, quality)
     if "vic_effect" in out.notes:
@@ -115,6 +144,7 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
         "stages": {o.name: {"key": o.key, "cached": o.cached, "seconds": round(o.seconds, 3),
                             "path": stage_dir_in_manifest(run_dir, o.path)} for o in runner.history},
         "seconds": round(seconds, 3),
+        "processes": env.world_size if env is not None else 1,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     key = report_key(manifest)

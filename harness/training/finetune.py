@@ -122,38 +122,24 @@ def batch_order(n: int, batch: int, step: int, seed: int, lengths: Sequence[int]
     return chunks[order.tolist()[k - g0]]
 
 
-def dist_info() -> tuple[int, int]:
-    """(rank, world size) from the launcher's environment; (0, 1) when not distributed."""
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def init_distributed() -> tuple[int, int]:
-    """Join the process group when launched by torchrun / accelerate (gloo on CPU, NCCL on GPU)."""
-    import torch
-    import torch.distributed as dist
-
-    rank, world = dist_info()
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return rank, world
-
-
 def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, batch: int, lr: float, warmup: int,
              train_lm: bool, bf16: bool, seed: int, resume: Path | None = None, checkpoint_every: int = 100,
              advance: Callable[[int, float], None] | None = None, log_every: int = 10) -> TrainLog:
     """Train `vlm` in place on `examples` (image rows index `feats`); returns the log."""
     import torch
-    import torch.distributed as dist
 
-    rank, world = init_distributed()
+    from harness.training import distributed
+
+    env = distributed.init()
     torch.manual_seed(seed)
     named = trainable_parameters(vlm, train_lm)
     params = [p for _, p in named]
+    distributed.sync_parameters(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     start, losses = 0, []
     ckpt = resume / "train_state.pt" if resume is not None else None
-    if ckpt is not None and ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+    state = distributed.load_checkpoint(ckpt)
+    if state is not None:
         for (name, p), saved in zip(named, state["params"]):
             p.data.copy_(saved)
         opt.load_state_dict(state["optimizer"])
@@ -164,8 +150,7 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
     t0 = time.perf_counter()
     for step in range(start, steps):
         idx = batch_order(len(examples), batch, step, seed, lengths)
-        mine = idx[rank::world]
-        exs = [examples[i] for i in mine]
+        exs = [examples[i] for i in distributed.shard(idx, env)]  # this rank's share of the global batch
         n_tokens = sum(sum(1 for x in examples[i].labels[1:] if x != IGNORE) for i in idx)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup)
@@ -186,20 +171,16 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
         opt.zero_grad(set_to_none=False)
         if loss.requires_grad:
             loss.backward()
-        if world > 1:
-            for p in params:
-                if p.grad is None:  # a rank whose share of the batch did not touch p
-                    p.grad = torch.zeros_like(p)
-                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-            dist.all_reduce(loss_sum, op=dist.ReduceOp.SUM)
+        distributed.sum_gradients(params)
+        total = distributed.sum_values([float(loss_sum.detach())])[0]
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        global_loss = float(loss_sum.detach()) / max(1, n_tokens)
+        global_loss = total / max(1, n_tokens)
         if (step + 1) % log_every == 0 or step == steps - 1:
             losses.append((step + 1, round(global_loss, 5)))
         if advance is not None:
             advance(step + 1, global_loss)
-        if ckpt is not None and rank == 0 and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+        if ckpt is not None and env.is_main and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"params": [p.detach().clone() for p in params], "optimizer": opt.state_dict(),
                         "step": step + 1, "losses": losses}, tmp)

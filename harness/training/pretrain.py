@@ -65,11 +65,15 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
     """
     import torch
 
+    from harness.training import distributed
+
+    env = distributed.init()
     torch.manual_seed(seed)
     hidden = vision.config.hidden_size
     heads = torch.nn.ModuleList(torch.nn.Linear(hidden, k) for k in head_sizes(grid))
     centre_head = torch.nn.Linear(hidden, 2)
     params = list(vision.parameters()) + list(heads.parameters()) + list(centre_head.parameters())
+    distributed.sync_parameters(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     gen = torch.Generator().manual_seed(seed)
     vision.train()
@@ -78,26 +82,41 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, max(1, steps // 20))
-        idx = torch.randint(0, n, (batch,), generator=gen)
+        idx = torch.randint(0, n, (batch,), generator=gen)  # the global batch: same draw on every rank
+        # The centre error is normalised by the global batch's occupied cells, known to every rank.
+        occupied_all = (labels[idx][..., 0] > 0).sum().clamp(min=1)
+        idx = idx[env.rank::env.world_size]
         # fp32 on purpose: bf16 autocast made this ViT's steps ~2.5x slower on CPU (measured).
         out = vision(pixel_values=pixels[idx]).last_hidden_state[:, 1:]
         y = labels[idx]
         loss = torch.zeros(())
         for k, head in enumerate(heads):
             logits = head(out)
-            loss = loss + torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[..., k].reshape(-1))
+            # Equal shares: the global mean is the mean of the ranks' means.
+            loss = loss + torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                            y[..., k].reshape(-1)) / env.world_size
             acc[("colour", "shape", "size", "row", "col")[k]] = (logits.argmax(-1) == y[..., k]).float().mean().item()
         if centres is not None:
             occupied = (y[..., 0] > 0).unsqueeze(-1).float()
-            err = ((centre_head(out) - centres[idx]) ** 2 * occupied).sum() / occupied.sum().clamp(min=1)
+            err = ((centre_head(out) - centres[idx]) ** 2 * occupied).sum() / occupied_all
             loss = loss + 10 * err
             acc["centre_mse"] = err.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.sum_gradients(params)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        if env.enabled:  # the whole batch's figures, as one process would log them
+            names = list(acc)
+            total = distributed.sum_values([loss.item()] + [acc[k] for k in names])
+            loss_v = total[0]
+            acc = {k: v / env.world_size for k, v in zip(names, total[1:])}
+            if "centre_mse" in acc:
+                acc["centre_mse"] *= env.world_size  # already normalised by the global count
+        else:
+            loss_v = loss.item()
         if progress is not None:
-            progress(step + 1, steps, {"loss": loss.item(), **acc})
+            progress(step + 1, steps, {"loss": loss_v, **acc})
     vision.eval()
     return acc
 
@@ -116,16 +135,19 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
     import torch
 
     from harness.models.encode import IGNORE, pad_batch
+    from harness.training import distributed
 
+    env = distributed.init()
     torch.manual_seed(seed)
     params = list(lm.parameters()) + [book.position]
+    distributed.sync_parameters(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     img_id = tokenizer.convert_tokens_to_ids(tokenizer.image_token)
     emb = lm.get_input_embeddings()
     start, loss_v = 0, float("nan")
     ckpt = resume / "lm_state.pt" if resume is not None else None
-    if ckpt is not None and ckpt.is_file():
-        st = torch.load(ckpt, weights_only=False)
+    st = distributed.load_checkpoint(ckpt)
+    if st is not None:
         lm.load_state_dict(st["lm"])
         book.position.data.copy_(st["position"])
         opt.load_state_dict(st["opt"])
@@ -134,6 +156,14 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
     lm.train()
     for step in range(start, steps):
         ids_l, lab_l, attrs = batch_fn(step)
+        n_items = None
+        if env.enabled:
+            if step == start:  # every rank must have drawn the same batch (same tokenizer, same data)
+                distributed.check_same("the LM's first batch", repr(ids_l).encode())
+            # The loss is this share's token losses over the global batch's count, so the
+            # gradients summed over ranks are the whole batch's.
+            n_items = sum(sum(1 for x in lab[1:] if x != IGNORE) for lab in lab_l)
+            ids_l, lab_l, attrs = _lm_shard(ids_l, lab_l, attrs, img_id, env)
         ids, mask = pad_batch(ids_l, tokenizer.pad_token_id, left=False)
         labels, _ = pad_batch(lab_l, IGNORE, left=False)
         for g in opt.param_groups:
@@ -143,18 +173,33 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
             if attrs.shape[0]:
                 slots = book.vectors(attrs, emb.weight).to(e.dtype)
                 e = e.masked_scatter((ids == img_id).unsqueeze(-1).expand_as(e), slots)
-            loss = lm(inputs_embeds=e, attention_mask=mask, labels=labels).loss
+            extra = {} if n_items is None else {"num_items_in_batch": max(1, n_items)}
+            loss = lm(inputs_embeds=e, attention_mask=mask, labels=labels, **extra).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.sum_gradients(params)
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
-        loss_v = loss.item()
+        loss_v = distributed.sum_values([loss.item()])[0]
         if advance is not None:
             advance(step + 1, loss_v)
-        if ckpt is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+        if ckpt is not None and env.is_main and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"lm": lm.state_dict(), "position": book.position.detach().clone(), "opt": opt.state_dict(),
                         "step": step + 1, "loss": loss_v}, tmp)
             os.replace(tmp, ckpt)
     lm.eval()
     return {"loss": loss_v, "resumed_from": float(start)}
+
+
+def _lm_shard(ids_l: list, lab_l: list, attrs: Any, img_id: int, env: Any) -> tuple[list, list, Any]:
+    """This rank's documents of an LM batch, with the slot rows of their image placeholders
+    (each document holds whole scenes: `cells` placeholders per row of `attrs`)."""
+    import torch
+
+    cells = attrs.shape[1] if attrs.shape[0] else 1
+    counts = [ids.count(img_id) // cells for ids in ids_l]
+    starts = [sum(counts[:d]) for d in range(len(ids_l))]
+    mine = list(range(env.rank, len(ids_l), env.world_size))
+    rows = [r for d in mine for r in range(starts[d], starts[d] + counts[d])]
+    return [ids_l[d] for d in mine], [lab_l[d] for d in mine], attrs[torch.tensor(rows, dtype=torch.long)] if rows else attrs[:0]
