@@ -20,6 +20,7 @@ from typing import Any, Callable, Sequence
 from harness.core.progress import ProgressFactory
 from harness.core.records import Conversation
 from harness.models.encode import IGNORE, encode_chat, llava_messages, pad_batch
+from harness.training.lora import LoraSpec
 from harness.training.pretrain import lr_at
 from harness.training.recipes import FinetuneConfig
 
@@ -32,6 +33,15 @@ class Example:
     input_ids: list[int]
     labels: list[int]
     qformer_text: str = ""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train, beyond the recipe: LoRA on the LM (None: the recipe's full LM training)
+    and gradient checkpointing (activations recomputed in the backward pass)."""
+
+    lora: LoraSpec | None = None
+    gradient_checkpointing: bool = False
 
 
 @dataclass
@@ -60,25 +70,32 @@ def examples_from_conversations(vlm: Any, conversations: Sequence[Any], image_ro
                 # `user_content` places the image before them again.
                 qtext = "\n".join(p["text"] for p in msgs[k]["content"] if p["type"] == "text")
                 user = {"role": "user", "content": vlm.user_content(qtext)}
-                e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, vlm.image_prefix, max_length)
+                e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, vlm.image_prefix, max_length,
+                                vlm.image_token)
                 out.append(Example(row, e.input_ids, e.labels, qtext))
         else:
-            e = encode_chat(vlm.tokenizer, msgs, vlm.n_image_tokens, False, max_length)
+            e = encode_chat(vlm.tokenizer, msgs, vlm.n_image_tokens, False, max_length, vlm.image_token)
             out.append(Example(row, e.input_ids, e.labels))
     return out
 
 
-def trainable_parameters(vlm: Any, train_lm: bool) -> list[tuple[str, Any]]:
-    """Connector (projector, or Q-Former + queries + projection) and optionally the LM."""
+def trainable_parameters(vlm: Any, train_lm: bool, lora: bool = False) -> list[tuple[str, Any]]:
+    """Connector (projector, or Q-Former + queries + projection) and optionally the LM (with
+    `lora`: its adapters only, which `harness.training.lora.add_lora` put in)."""
+    from harness.training.lora import lora_parameters
+
     m = vlm.model
     for p in m.parameters():
         p.requires_grad_(False)
+    full_lm = train_lm and not lora
     if vlm.arch == "llava":
-        mods = [m.model.multi_modal_projector] + ([m.model.language_model, m.lm_head] if train_lm else [])
+        mods = [m.model.multi_modal_projector] + ([m.model.language_model, m.lm_head] if full_lm else [])
         params = [p for mod in mods for p in mod.parameters()]
     else:
-        mods = [m.qformer, m.language_projection] + ([m.language_model] if train_lm else [])
+        mods = [m.qformer, m.language_projection] + ([m.language_model] if full_lm else [])
         params = [m.query_tokens] + [p for mod in mods for p in mod.parameters()]
+    if train_lm and lora:
+        params += lora_parameters(vlm)
     seen: set[int] = set()
     out = []
     names = {id(p): n for n, p in m.named_parameters()}
@@ -131,14 +148,24 @@ def init_distributed() -> tuple[int, int]:
 
 def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, batch: int, lr: float, warmup: int,
              train_lm: bool, bf16: bool, seed: int, resume: Path | None = None, checkpoint_every: int = 100,
-             advance: Callable[[int, float], None] | None = None, log_every: int = 10) -> TrainLog:
-    """Train `vlm` in place on `examples` (image rows index `feats`); returns the log."""
+             advance: Callable[[int, float], None] | None = None, log_every: int = 10,
+             options: TrainOptions = TrainOptions()) -> TrainLog:
+    """Train `vlm` in place on `examples` (image rows index `feats`); returns the log.
+
+    With `options.lora` the LM gets LoRA adapters, merged into its weights before returning."""
     import torch
     import torch.distributed as dist
 
+    from harness.training.lora import add_lora, merge_lora
+
     rank, world = init_distributed()
     torch.manual_seed(seed)
-    named = trainable_parameters(vlm, train_lm)
+    lora = add_lora(vlm, options.lora) if options.lora is not None and train_lm else None
+    if options.gradient_checkpointing:
+        # Recompute activations in the backward pass: memory for time. Non-reentrant, because
+        # the LM's own inputs (frozen embeddings) need no gradient.
+        vlm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    named = trainable_parameters(vlm, train_lm, lora is not None)
     params = [p for _, p in named]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     start, losses = 0, []
@@ -160,17 +187,17 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
         n_tokens = sum(sum(1 for x in examples[i].labels[1:] if x != IGNORE) for i in idx)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup)
-        loss_sum = torch.zeros(())
+        loss_sum = torch.zeros((), device=vlm.device)
         if exs:
             ids, mask = pad_batch([e.input_ids for e in exs], tok.pad_token_id, left=False)
             labels, _ = pad_batch([e.labels for e in exs], IGNORE, left=False)
             qids = qmask = None
             if vlm.arch == "instructblip":
                 qids, qmask = vlm.qformer_encode([e.qformer_text for e in exs])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast(vlm.device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = vlm.forward(ids, mask, feats[[e.image for e in exs]], None, qids, qmask).logits
             logits = logits[:, :-1].float()
-            tgt = labels[:, 1:]
+            tgt = labels[:, 1:].to(logits.device)
             loss_sum = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
                                                          ignore_index=IGNORE, reduction="sum")
         loss = loss_sum / max(1, n_tokens)
@@ -196,20 +223,39 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
                         "step": step + 1, "losses": losses}, tmp)
             os.replace(tmp, ckpt)
     vlm.model.eval()
+    if options.gradient_checkpointing:
+        vlm.model.gradient_checkpointing_disable()
+    if lora is not None:
+        merge_lora(lora)
     return TrainLog(steps=steps, seconds=time.perf_counter() - t0, trainable_params=sum(p.numel() for p in params),
                     examples=len(examples), losses=losses, resumed_from=start)
 
 
 def load_conversations(path: Path) -> list[Conversation]:
-    """A LLaVA JSON file as typed conversations."""
+    """A LLaVA JSON file as typed conversations; a file of another shape is a `BadInput`
+    naming the file and the first bad item."""
+    from pydantic import ValidationError
+
+    from harness.core.errors import BadInput
     from harness.core.io import read_json
 
-    return [Conversation.model_validate(d) for d in read_json(path)]
+    items = read_json(path)
+    if not isinstance(items, list):
+        raise BadInput(f"{path}: expected a JSON list of LLaVA conversations")
+    out = []
+    for i, d in enumerate(items):
+        try:
+            out.append(Conversation.model_validate(d))
+        except ValidationError as e:
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"]) or "(item)"
+            raise BadInput(f"{path}: item {i}: {loc}: {err['msg']}") from None
+    return out
 
 
 def train_on_conversations(vlm: Any, convs: Sequence[Conversation], image_root: Path, recipe: FinetuneConfig,
                            seed: int, resume: Path | None, progress: ProgressFactory, label: str,
-                           blind: bool = False) -> TrainLog:
+                           blind: bool = False, options: TrainOptions = TrainOptions()) -> TrainLog:
     """Finetune `vlm` in place on LLaVA conversations whose images lie under `image_root` (each
     image's features computed once; `blind`: every image blank); returns the log."""
     from harness.models.features import feature_table
@@ -220,7 +266,8 @@ def train_on_conversations(vlm: Any, convs: Sequence[Conversation], image_root: 
     task = progress(f"finetune {label}", recipe.steps)
     log = finetune(vlm, feats, examples, steps=recipe.steps, batch=recipe.batch, lr=recipe.lr, warmup=recipe.warmup,
                    train_lm=recipe.train_lm, bf16=recipe.bf16, seed=seed, resume=resume,
-                   checkpoint_every=recipe.checkpoint_every, advance=lambda step, loss: task.advance(1, loss=loss))
+                   checkpoint_every=recipe.checkpoint_every, advance=lambda step, loss: task.advance(1, loss=loss),
+                   options=options)
     task.close()
     return log
 
