@@ -27,10 +27,11 @@ from harness.cli._options import device_option
 @click.option("--data-type", "data_types", multiple=True,
               help="Data types to generate (repeatable; default: all the generator supports).")
 @click.option("--shard", default="0/1", show_default=True, help="Generate shard i of n (every n-th image).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of instruction draws (per image).")
 @click.option("--backend", type=click.Choice(["template", "chat"]), default="template", show_default=True,
               help="language_only: templates (offline) or an OpenAI-compatible chat API.")
-@click.option("--vic-max-sentences", type=int, default=4, show_default=True)
+@click.option("--vic-max-sentences", type=int, default=4, show_default=True,
+              help="VIC: stop after this many sentences (VIGC's reference code: 4).")
 @click.option("--no-vic-eos", is_flag=True, help="VIC: do not stop at end-of-text, only after N sentences.")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=64, show_default=True,
               help="vigc: prompts per generate call.")
