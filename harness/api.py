@@ -176,13 +176,13 @@ def finetune(model: str, data: Sequence[Path], images: Path, out: Path, recipe: 
     under `images`; save it into `out` with `train_log.json`. Resumable: a killed run continues
     from its last checkpoint in `out/.resume`. `lora`: LoRA adapters on the LM (merged before
     saving); `device`: cpu, cuda or auto. Returns the training log."""
-    from harness.training.finetune import load_conversations, train_on_conversations
+    from harness.training.finetune import check_train_images, load_conversations, train_on_conversations
 
     dev, options = _train_setup(device, lora, gradient_checkpointing)
     convs = [cv for f in data for cv in load_conversations(Path(f))]  # a bad file fails before the model loads
     if not convs:
         raise BadInput(f"{', '.join(map(str, data))}: no conversations")
-    _check_train_images(Path(images), [cv.image for cv in convs])
+    check_train_images(Path(images), [cv.image for cv in convs])
     vlm = _load_model(model, dev)
     return _train_and_save(vlm, Path(out), seed, len(convs), lambda resume: (train_on_conversations(
         vlm, convs, Path(images), recipe or _recipe(), seed, resume, progress, Path(model).name, blind=blind,
@@ -199,13 +199,14 @@ def train_vigc(model: str, data: Sequence[Path], images: Path, out: Path, recipe
     `okvqa`, else conversation, as LLaVA-Instruct's files are named). Saves the model and
     `train_log.json` (with the first-word distribution `generate vigc` seeds knowledge questions
     with) into `out`; returns the log."""
-    from harness.stages.vigc import train_vigc_model
+    from harness.stages.vigc import llava_pairs, train_vigc_model
+    from harness.training.finetune import check_train_images
 
     dev, options = _train_setup(device, lora, gradient_checkpointing)
-    records = [r for f in data for r in _llava_pairs(Path(f))]
+    records = [r for f in data for r in llava_pairs(Path(f))]
     if not records:
         raise BadInput(f"{', '.join(map(str, data))}: no question-answer pairs with an image")
-    _check_train_images(Path(images), [r.image for r in records])
+    check_train_images(Path(images), [r.image for r in records])
     vlm = _load_model(model, dev)
     return _train_and_save(vlm, Path(out), seed, len(records), lambda resume: train_vigc_model(
         vlm, records, Path(images), recipe or _recipe(), seed, resume, progress, options))
@@ -229,34 +230,6 @@ def _train_setup(device: str, lora: bool, gradient_checkpointing: bool) -> tuple
     if lora and importlib.util.find_spec("peft") is None:
         raise MissingResource("--lora needs peft: pip install 'vigc-bench[lora]'")
     return dev, TrainOptions(lora=LoraSpec() if lora else None, gradient_checkpointing=gradient_checkpointing)
-
-
-def _check_train_images(folder: Path, images: Sequence[str]) -> None:
-    """Every training image is a readable file inside `folder`: checked before the model loads."""
-    from harness.models.adapter import check_image
-
-    if not folder.is_dir():
-        raise MissingResource(f"{folder}: image folder not found")
-    root = folder.resolve()
-    for name in sorted(set(images)):
-        path = folder / name
-        if not path.resolve().is_relative_to(root):
-            raise BadInput(f"{excerpt(name)}: image path leaves the image folder {folder}")
-        if not path.is_file():
-            raise MissingResource(f"{path}: image not found (give the image folder with --images)")
-        check_image(path)
-
-
-def _llava_pairs(path: Path) -> list[GenerationRecord]:
-    """A LLaVA JSON file's question-answer pairs with an image, typed by the file's name."""
-    from harness.core.io import read_json
-    from harness.quality.readers import llava_records
-
-    name = path.name.lower()
-    dtype = next((t for key, t in (("detail", "detail"), ("complex", "complex_reasoning"),
-                                   ("knowledge", "knowledge_vqa"), ("okvqa", "knowledge_vqa"))
-                  if key in name), "conversation")
-    return [r for r in llava_records(read_json(path), dtype, path) if r.parse_status == "ok" and r.image]
 
 
 def _train_and_save(vlm: Any, out: Path, seed: int, n_data: int,

@@ -121,6 +121,19 @@ def train_vigc_model(vlm: Any, records: Sequence[GenerationRecord], image_root: 
     return log, fw
 
 
+def llava_pairs(path: Path) -> list[GenerationRecord]:
+    """A LLaVA JSON file's question-answer pairs with an image, as records typed by the file's
+    name (`detail`, `complex`, `knowledge` / `okvqa`, else conversation: LLaVA-Instruct's names)."""
+    from harness.core.io import read_json
+    from harness.quality.readers import llava_records
+
+    name = path.name.lower()
+    dtype = next((t for key, t in (("detail", "detail"), ("complex", "complex_reasoning"),
+                                   ("knowledge", "knowledge_vqa"), ("okvqa", "knowledge_vqa"))
+                  if key in name), "conversation")
+    return [r for r in llava_records(read_json(path), dtype, path) if r.parse_status == "ok" and r.image]
+
+
 def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:
     """Train the InstructBLIP-style VIGC model on VIG + VIC samples from the seed data."""
     from harness.models.assemble import assemble_tiny

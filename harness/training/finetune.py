@@ -164,7 +164,7 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
     if options.gradient_checkpointing:
         # Recompute activations in the backward pass: memory for time. Non-reentrant, because
         # the LM's own inputs (frozen embeddings) need no gradient.
-        vlm.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        _checkpointing(vlm.model, True)
     named = trainable_parameters(vlm, train_lm, lora is not None)
     params = [p for _, p in named]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
@@ -224,11 +224,41 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
             os.replace(tmp, ckpt)
     vlm.model.eval()
     if options.gradient_checkpointing:
-        vlm.model.gradient_checkpointing_disable()
+        _checkpointing(vlm.model, False)
     if lora is not None:
         merge_lora(lora)
     return TrainLog(steps=steps, seconds=time.perf_counter() - t0, trainable_params=sum(p.numel() for p in params),
                     examples=len(examples), losses=losses, resumed_from=start)
+
+
+def check_train_images(folder: Path, images: Sequence[str]) -> None:
+    """Every training image is a readable file inside `folder`: checked before the model loads."""
+    from harness.core.errors import BadInput, MissingResource, excerpt
+    from harness.models.adapter import check_image
+
+    if not folder.is_dir():
+        raise MissingResource(f"{folder}: image folder not found")
+    root = folder.resolve()
+    for name in sorted(set(images)):
+        path = folder / name
+        if not path.resolve().is_relative_to(root):
+            raise BadInput(f"{excerpt(name)}: image path leaves the image folder {folder}")
+        if not path.is_file():
+            raise MissingResource(f"{path}: image not found (give the image folder with --images)")
+        check_image(path)
+
+
+def _checkpointing(model: Any, on: bool) -> None:
+    """Switch activation checkpointing on or off (transformers 5 renamed gradient checkpointing)."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        if on:
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            model.activation_checkpointing_disable()
+    elif on:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_disable()
 
 
 def load_conversations(path: Path) -> list[Conversation]:
