@@ -178,11 +178,12 @@ def finetune(model: str, data: Sequence[Path], images: Path, out: Path, recipe: 
     saving); `device`: cpu, cuda or auto. Returns the training log."""
     from harness.training.finetune import check_train_images, load_conversations, train_on_conversations
 
-    dev, options = _train_setup(device, lora, gradient_checkpointing)
+    dev, options = _train_setup(device, lora, gradient_checkpointing, recipe)
     convs = [cv for f in data for cv in load_conversations(Path(f))]  # a bad file fails before the model loads
     if not convs:
         raise BadInput(f"{', '.join(map(str, data))}: no conversations")
-    check_train_images(Path(images), [cv.image for cv in convs])
+    # The blind control never reads its images (every one is shown blank): only the folder must exist.
+    check_train_images(Path(images), [] if blind else [cv.image for cv in convs])
     vlm = _load_model(model, dev)
     return _train_and_save(vlm, Path(out), seed, len(convs), lambda resume: (train_on_conversations(
         vlm, convs, Path(images), recipe or _recipe(), seed, resume, progress, Path(model).name, blind=blind,
@@ -202,7 +203,7 @@ def train_vigc(model: str, data: Sequence[Path], images: Path, out: Path, recipe
     from harness.stages.vigc import llava_pairs, train_vigc_model
     from harness.training.finetune import check_train_images
 
-    dev, options = _train_setup(device, lora, gradient_checkpointing)
+    dev, options = _train_setup(device, lora, gradient_checkpointing, recipe)
     records = [r for f in data for r in llava_pairs(Path(f))]
     if not records:
         raise BadInput(f"{', '.join(map(str, data))}: no question-answer pairs with an image")
@@ -218,8 +219,10 @@ def _recipe() -> FinetuneConfig:
     return Recipe()
 
 
-def _train_setup(device: str, lora: bool, gradient_checkpointing: bool) -> tuple[str, Any]:
-    """The resolved device and training options; a missing LoRA extra fails here, before any work."""
+def _train_setup(device: str, lora: bool, gradient_checkpointing: bool,
+                 recipe: FinetuneConfig | None) -> tuple[str, Any]:
+    """The resolved device and training options; a missing LoRA extra, or LoRA on a frozen LM,
+    fails here, before any work."""
     import importlib.util
 
     from harness.models.runtime import resolve_device
@@ -227,6 +230,8 @@ def _train_setup(device: str, lora: bool, gradient_checkpointing: bool) -> tuple
     from harness.training.lora import LoraSpec
 
     dev = resolve_device(device)
+    if lora and recipe is not None and not recipe.train_lm:
+        raise BadInput("--lora with --freeze-lm: the LM is frozen, so LoRA would have nothing to train")
     if lora and importlib.util.find_spec("peft") is None:
         raise MissingResource("--lora needs peft: pip install 'vigc-bench[lora]'")
     return dev, TrainOptions(lora=LoraSpec() if lora else None, gradient_checkpointing=gradient_checkpointing)

@@ -42,6 +42,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("train-vigc-cuda", GOOD, TV + " --device cuda", CUDA),
     ("train-vigc-bad-device", GOOD, TV + " --device tpu", "--device"),
     ("train-vigc-zero-steps", GOOD, TV + " --steps 0", "--steps"),
+    ("train-vigc-lora-frozen-lm", GOOD, TV + " --lora --freeze-lm", "--lora with --freeze-lm"),
     ("generate-empty-folder", {"imgs": DIR}, GEN, "imgs: no images in it"),
     ("generate-no-folder", {}, GEN, "imgs: image folder not found"),
     ("generate-unreadable-image", {"imgs/a.png": "PNG", "imgs/b.jpg": b""}, GEN, "b.jpg: not a readable image"),
