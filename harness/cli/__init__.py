@@ -40,10 +40,11 @@ def _attach() -> None:
     from harness.cli.reports import check, compare
     from harness.cli.run import run
     from harness.cli.score import score
+    from harness.cli.train_vigc import train_vigc
     from harness.cli.world import world
 
-    for cmd in (run, world, score, report, quality, generate, merge, finetune, predict, lm_eval_tasks, compare, check,
-                export_foundation, convert_vigc):
+    for cmd in (run, world, score, report, quality, generate, merge, finetune, train_vigc, predict, lm_eval_tasks,
+                compare, check, export_foundation, convert_vigc):
         cli.add_command(cmd)
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from harness.cli._options import device_option
 from harness.core.errors import BadInput
 
 if TYPE_CHECKING:
@@ -32,9 +33,10 @@ _IMAGES_HELP = ("Folder that image paths in the data resolve against (default: t
               help="Items per generate call.")
 @click.option("--num-beams", type=click.IntRange(1, 64), default=1, show_default=True, help="Beam width (1: greedy).")
 @click.option("--blind", is_flag=True, help="Show every item a blank image (the text-only control).")
+@device_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def predict(model: str, benchmark: str, data: tuple[str, ...], out_file: str, image_root: str | None,
-            split: str | None, batch_size: int, num_beams: int, blind: bool, quiet: bool) -> None:
+            split: str | None, batch_size: int, num_beams: int, blind: bool, device: str, quiet: bool) -> None:
     """Answer every item of a benchmark's official files with a saved model and write the
     answers as the benchmark's official prediction file (score it with `vigc-bench score`)."""
     from rich.console import Console
@@ -48,7 +50,8 @@ def predict(model: str, benchmark: str, data: tuple[str, ...], out_file: str, im
         raise click.BadParameter("must be at least 1", param_hint="--num-beams")
     with RichProgress(Console(stderr=True, quiet=quiet)) as prog:
         n = api.predict_files(model, benchmark, [Path(p) for p in data], Path(out_file),
-                              Path(image_root) if image_root else None, split, batch_size, num_beams, blind, prog)
+                              Path(image_root) if image_root else None, split, batch_size, num_beams, blind, prog,
+                              device)
     click.echo(json.dumps({"benchmark": benchmark, "items": n, "predictions": out_file}))
 
 

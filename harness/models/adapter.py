@@ -91,6 +91,11 @@ class VLM:
         return self.arch == "instructblip" and not self.image_after_text
 
     @property
+    def device(self) -> Any:
+        """The torch device the model's weights are on (inputs are moved there)."""
+        return next(self.model.parameters()).device
+
+    @property
     def vision_tower(self) -> Any:
         """The vision encoder module."""
         return self.model.vision_model if self.arch == "instructblip" else self.model.model.vision_tower
@@ -109,7 +114,7 @@ class VLM:
         out = []
         with torch.no_grad():
             for i in range(0, len(images), batch_size):
-                pix = self.pixel_values(images[i:i + batch_size]).to(self.model.dtype)
+                pix = self.pixel_values(images[i:i + batch_size]).to(self.device, self.model.dtype)
                 if self.arch == "instructblip":
                     out.append(self.vision_tower(pixel_values=pix).last_hidden_state)
                 else:
@@ -124,15 +129,17 @@ class VLM:
         import torch
 
         m = self.model
+        feats = feats.to(self.device)
         if self.arch == "llava":
             return m.model.multi_modal_projector(feats)
         query = m.query_tokens.expand(feats.shape[0], -1, -1)
-        qmask = torch.ones(query.shape[:2], dtype=torch.long)
-        if qformer_mask is None:
-            qformer_mask = torch.ones_like(qformer_ids)
+        qmask = torch.ones(query.shape[:2], dtype=torch.long, device=self.device)
+        qformer_ids = qformer_ids.to(self.device)
+        qformer_mask = torch.ones_like(qformer_ids) if qformer_mask is None else qformer_mask.to(self.device)
         out = m.qformer(input_ids=qformer_ids, attention_mask=torch.cat([qmask, qformer_mask], 1), query_embeds=query,
                         encoder_hidden_states=feats,
-                        encoder_attention_mask=torch.ones(feats.shape[:2], dtype=torch.long), return_dict=True)
+                        encoder_attention_mask=torch.ones(feats.shape[:2], dtype=torch.long, device=self.device),
+                        return_dict=True)
         return m.language_projection(out.last_hidden_state[:, : query.shape[1]])
 
     def _lm(self) -> Any:
@@ -140,20 +147,36 @@ class VLM:
 
     def embed(self, input_ids: Any, feats: Any, qformer_ids: Any = None, qformer_mask: Any = None) -> Any:
         """Input embeddings with the image placeholders filled in."""
+        input_ids = input_ids.to(self.device)
         emb = self.model.get_input_embeddings()(input_ids)
         img = self._image_embeds(feats, qformer_ids, qformer_mask).to(emb.dtype)
         mask = (input_ids == self.image_token_id).unsqueeze(-1).expand_as(emb)
         return emb.masked_scatter(mask, img)
 
     @property
+    def image_token(self) -> str:
+        """The image placeholder's text, as the processor places it.
+
+        Read from the processor, not the tokenizer: a hub InstructBLIP tokenizer (Vicuna's) has
+        no `image_token`; its processor adds `<image>` to the vocabulary and keeps it (an
+        `AddedToken`) itself. LLaVA's processor takes the tokenizer's when it has one.
+        """
+        tok = getattr(self.processor, "image_token", None) or getattr(self.tokenizer, "image_token", None)
+        if tok is None:
+            raise MissingResource("the model's processor has no image token (not a LLaVA or InstructBLIP processor)")
+        return str(getattr(tok, "content", tok))
+
+    @property
     def image_token_id(self) -> int:
         """Id of the image placeholder token."""
-        return int(self.tokenizer.convert_tokens_to_ids(self.tokenizer.image_token))
+        return int(self.tokenizer.convert_tokens_to_ids(self.image_token))
 
     def forward(self, input_ids: Any, attention_mask: Any, feats: Any, labels: Any = None,
                 qformer_ids: Any = None, qformer_mask: Any = None) -> Any:
         """Training forward from cached features; returns the model output (loss if labels)."""
         embeds = self.embed(input_ids, feats, qformer_ids, qformer_mask)
+        attention_mask = attention_mask.to(self.device)
+        labels = labels.to(self.device) if labels is not None else None
         if self.arch == "instructblip":
             return self.model.language_model(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
         return self.model(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels)
@@ -176,14 +199,14 @@ class VLM:
         """A user turn's content parts, the image placed where this model was trained to see it:
         ours after the question and before any lettered options, real checkpoints first."""
         parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
-        if not has_image:
+        if not has_image or self.image_prefix:  # InstructBLIP: the encoder puts the image tokens first
             return parts
         return image_after_question(text) if self.image_after_text else [{"type": "image"}] + parts
 
     def prompt_ids(self, prompt: str, has_image: bool = True) -> list[int]:
         """Token ids of a single-turn user prompt, ending with the assistant header."""
         return encode_prompt(self.tokenizer, [{"role": "user", "content": self.user_content(prompt, has_image)}],
-                             self.n_image_tokens, self.image_prefix)
+                             self.n_image_tokens, self.image_prefix, self.image_token)
 
     def generate(self, feats: Any, prompts: Sequence[str], qformer_texts: Sequence[str] | None = None,
                  max_new_tokens: int = 64, num_beams: int = 1, prefixes: Sequence[str] | None = None) -> list[str]:
@@ -206,7 +229,8 @@ class VLM:
             qids, qmask = self.qformer_encode(qformer_texts if qformer_texts is not None else prompts)
         with torch.no_grad():
             embeds = self.embed(input_ids, feats, qids, qmask)
-            out = self._lm().generate(inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+            out = self._lm().generate(inputs_embeds=embeds, attention_mask=mask.to(self.device),
+                                      max_new_tokens=max_new_tokens,
                                       num_beams=num_beams, do_sample=False,
                                       eos_token_id=self.model.generation_config.eos_token_id,
                                       pad_token_id=tok.pad_token_id)
@@ -240,8 +264,9 @@ def make_processor(arch: str, tokenizer: Any, image_size: int, patch_size: int, 
                                  num_query_tokens=num_query_tokens)
 
 
-def load_vlm(source: str | Path) -> VLM:
-    """Load a VLM from a local directory or a hub id (network only if the user gave a hub id)."""
+def load_vlm(source: str | Path, device: str = "cpu", dtype: Any = None) -> VLM:
+    """Load a VLM from a local directory or a hub id (network only if the user gave a hub id)
+    onto `device` ('cpu' or 'cuda'), in `dtype` (default: as saved, float32 for ours)."""
     from transformers import AutoConfig, AutoProcessor
 
     src = str(source)
@@ -266,9 +291,10 @@ def load_vlm(source: str | Path) -> VLM:
         raise MissingResource(f"{src}: model type {cfg.model_type!r} is not supported (llava, instructblip)")
     attn = getattr(cfg, "vigc_attn_implementation", None)
     try:
-        model = cls.from_pretrained(src, **({"attn_implementation": attn} if attn else {}))
+        model = cls.from_pretrained(src, **({"attn_implementation": attn} if attn else {}),
+                                    **({"dtype": dtype} if dtype is not None else {}))
         processor = AutoProcessor.from_pretrained(src)
     except (OSError, ValueError) as e:  # missing or corrupt weights, tokenizer or processor files
         raise MissingResource(f"{src}: cannot load the model ({(str(e).splitlines() or [''])[0][:200]})") from None
-    model.eval()
+    model.to(device).eval()
     return VLM(model, processor, arch)

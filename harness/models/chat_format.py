@@ -51,8 +51,20 @@ def _render(tok: Any, messages: list[dict[str, Any]], gen: bool) -> str:
     return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=gen)
 
 
+def plain_format(tok: Any) -> ChatFormat:
+    """The format of a tokenizer without a chat template (hub InstructBLIP checkpoints have none):
+    the prompt as plain text, the answer after a space and closed by EOS, as LAVIS trains
+    InstructBLIP (text input, then text output + EOS). BOS is added where the tokenizer adds it
+    (`encode._lead`), as the processor does."""
+    return ChatFormat(start="", user_prefix="", user_suffix=" ", assistant_prefix="",
+                      assistant_suffix=tok.eos_token or "", generation="")
+
+
 def derive_format(tok: Any) -> ChatFormat | None:
-    """Derive the per-role wrappers of `tok`'s chat template, or None if it has no such form."""
+    """Derive the per-role wrappers of `tok`'s chat template, or None if it has no such form
+    (a tokenizer with no template at all gets `plain_format`)."""
+    if not getattr(tok, "chat_template", None):
+        return plain_format(tok)
     try:
         one = _render(tok, [{"role": "user", "content": _U}], False)
         two = _render(tok, [{"role": "user", "content": _U}, {"role": "assistant", "content": _A}], False)

@@ -75,6 +75,25 @@ def _ids(tokenizer: Any, text: str) -> list[int]:
     return ids
 
 
+_LEAD: dict[int, list[int]] = {}
+
+
+def _lead(tokenizer: Any, text: str) -> list[int]:
+    """The BOS the tokenizer adds by itself where the rendered text does not start with it.
+
+    Processors tokenize the rendered prompt with special tokens, so a hub Llama tokenizer puts
+    BOS in front of llava-hf's template (which writes none), and the model was trained with it.
+    Our own tokenizer adds nothing (its template writes BOS), so its ids are unchanged.
+    """
+    key = id(tokenizer)
+    if key not in _LEAD:
+        ids = tokenizer("", add_special_tokens=True)["input_ids"]
+        _LEAD[key] = [i for i in ids if i == tokenizer.bos_token_id][:1]
+        _ALIVE[key] = tokenizer
+    bos = tokenizer.bos_token
+    return _LEAD[key] if _LEAD[key] and bos and not text.startswith(bos) else []
+
+
 def _render(tokenizer: Any, messages: list[dict[str, Any]], gen_prompt: bool) -> str:
     # Derived once per tokenizer object; falls back to Jinja for templates of other shapes.
     key = id(tokenizer)
@@ -89,13 +108,14 @@ def _render(tokenizer: Any, messages: list[dict[str, Any]], gen_prompt: bool) ->
 
 
 def encode_chat(tokenizer: Any, messages: list[dict[str, Any]], n_image_tokens: int,
-                image_prefix: bool = False, max_length: int | None = None) -> Encoded:
+                image_prefix: bool = False, max_length: int | None = None, image_token: str | None = None) -> Encoded:
     """Encode a conversation for training: labels on assistant turns only.
 
     With `image_prefix` (InstructBLIP), the image tokens go before the whole text, as the
     InstructBLIP processor puts them; otherwise each `<image>` is expanded in place.
+    `image_token` is the processor's (a hub InstructBLIP tokenizer has none of its own).
     """
-    image_token = tokenizer.image_token
+    image_token = image_token or tokenizer.image_token
     full = _render(tokenizer, messages, False)
     # Character spans of assistant content: between the render of messages[:k] with a
     # generation prompt and the render of messages[:k+1].
@@ -122,6 +142,9 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, Any]], n_image_tokens: 
         pieces = [(p.replace(image_token, ""), lab) for p, lab in pieces]
         ids.extend([img_id] * n_image_tokens)
         labels.extend([IGNORE] * n_image_tokens)
+    lead = _lead(tokenizer, full)
+    ids.extend(lead)
+    labels.extend([IGNORE] * len(lead))
     for text, lab in pieces:
         if not text:
             continue
@@ -136,14 +159,15 @@ def encode_chat(tokenizer: Any, messages: list[dict[str, Any]], n_image_tokens: 
 
 
 def encode_prompt(tokenizer: Any, messages: list[dict[str, Any]], n_image_tokens: int,
-                  image_prefix: bool = False) -> list[int]:
+                  image_prefix: bool = False, image_token: str | None = None) -> list[int]:
     """Encode the prompt for generation (ends with the assistant header)."""
-    image_token = tokenizer.image_token
+    image_token = image_token or tokenizer.image_token
     text = _render(tokenizer, messages, True)
     img_id = tokenizer.convert_tokens_to_ids(image_token)
+    lead = _lead(tokenizer, text)
     if image_prefix:
-        return [img_id] * n_image_tokens + _ids(tokenizer, text.replace(image_token, ""))
-    return list(_ids(tokenizer, text.replace(image_token, image_token * n_image_tokens)))
+        return [img_id] * n_image_tokens + lead + _ids(tokenizer, text.replace(image_token, ""))
+    return lead + list(_ids(tokenizer, text.replace(image_token, image_token * n_image_tokens)))
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, left: bool) -> tuple[Any, Any]:

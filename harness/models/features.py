@@ -19,7 +19,7 @@ def _tower_key(vlm: Any) -> str:
     for i, (name, p) in enumerate(sorted(vlm.vision_tower.state_dict().items())):
         if i % 7 == 0:
             h.update(name.encode())
-            h.update(p.detach().float().contiguous().numpy().tobytes()[:4096])
+            h.update(p.detach().float().cpu().contiguous().numpy().tobytes()[:4096])
     return h.hexdigest()
 
 

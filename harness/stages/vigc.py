@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any, Sequence
 
 from harness.core.config import Section
 from harness.core.io import read_jsonl, write_json, write_jsonl
+from harness.core.progress import ProgressFactory
 from harness.core.records import RECORDS_FILE, TRAIN_LOG, GenerationRecord, WorldLayout
 from harness.stages.data import parse_counts
 from harness.stages.runner import StageContext, StageSpec, resume_dir
+from harness.training.finetune import TrainLog, TrainOptions
 from harness.training.recipes import FinetuneConfig
 
 VERSION = 1
@@ -41,14 +44,14 @@ def vigc_examples(vlm: Any, records: Sequence[GenerationRecord], image_rows: dic
         row = image_rows[r.image]
         instr = vig_instruction(r.data_type, rng, first_words)
         e = encode_chat(tok, [user(instr), {"role": "assistant", "content": vig_target(r.question, r.answer)}],
-                        vlm.n_image_tokens, vlm.image_prefix, max_length)
+                        vlm.n_image_tokens, vlm.image_prefix, max_length, vlm.image_token)
         out.append(Example(row, e.input_ids, e.labels, instr))
         sents = sentences(r.answer)
         k = rng.randrange(len(sents)) if sents else 0
         prefix, rest = " ".join(sents[:k]), " ".join(sents[k:])
         prompt = vic_prompt(r.question)
         e = encode_chat(tok, [user(prompt), {"role": "assistant", "content": (prefix + " " + rest).strip()}],
-                        vlm.n_image_tokens, vlm.image_prefix, max_length)
+                        vlm.n_image_tokens, vlm.image_prefix, max_length, vlm.image_token)
         labels = list(e.labels)
         n_prefix = len(tok(prefix, add_special_tokens=False)["input_ids"]) if prefix else 0
         first = next((i for i, x in enumerate(labels) if x != IGNORE), len(labels))
@@ -96,12 +99,46 @@ class VIGCGenerateResult(Section):
     parse_status: dict[str, int]
 
 
-def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:
-    """Train the InstructBLIP-style VIGC model on VIG + VIC samples from the seed data."""
+def train_vigc_model(vlm: Any, records: Sequence[GenerationRecord], image_root: Path, recipe: FinetuneConfig,
+                     seed: int, resume: Path | None, progress: ProgressFactory,
+                     options: TrainOptions = TrainOptions()) -> tuple[TrainLog, dict[str, float]]:
+    """Train `vlm` in place as a VIGC model on VIG + VIC samples made from `records` (images
+    under `image_root`); returns the log and the knowledge questions' first-word distribution.
+    The study's `vigc/train` stage and `vigc-bench train-vigc` both train through here."""
     from generators.vigc import first_word_distribution
     from harness.models.features import feature_table
-    from harness.models.assemble import assemble_tiny
     from harness.training.finetune import finetune, planned_steps
+
+    images = sorted({r.image for r in records})
+    feats, rows = feature_table(vlm, [image_root / im for im in images])
+    fw = first_word_distribution([r.question for r in records if r.data_type == "knowledge_vqa"])
+    examples = vigc_examples(vlm, records, dict(zip(images, rows)), seed, recipe.max_length, fw)
+    steps = planned_steps(recipe.steps, recipe.epochs, len(examples), recipe.batch)
+    task = progress("VIGC model training", steps)
+    log = finetune(vlm, feats, examples, steps=steps, batch=recipe.batch, lr=recipe.lr, warmup=recipe.warmup,
+                   train_lm=recipe.train_lm, bf16=recipe.bf16, seed=seed, resume=resume,
+                   checkpoint_every=recipe.checkpoint_every, advance=lambda s, loss: task.advance(1, loss=loss),
+                   options=options)
+    task.close()
+    return log, fw
+
+
+def llava_pairs(path: Path) -> list[GenerationRecord]:
+    """A LLaVA JSON file's question-answer pairs with an image, as records typed by the file's
+    name (`detail`, `complex`, `knowledge` / `okvqa`, else conversation: LLaVA-Instruct's names)."""
+    from harness.core.io import read_json
+    from harness.quality.readers import llava_records
+
+    name = path.name.lower()
+    dtype = next((t for key, t in (("detail", "detail"), ("complex", "complex_reasoning"),
+                                   ("knowledge", "knowledge_vqa"), ("okvqa", "knowledge_vqa"))
+                  if key in name), "conversation")
+    return [r for r in llava_records(read_json(path), dtype, path) if r.parse_status == "ok" and r.image]
+
+
+def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:
+    """Train the InstructBLIP-style VIGC model on VIG + VIC samples from the seed data."""
+    from harness.models.assemble import assemble_tiny
 
     c = ctx.config
     ft = c.finetune
@@ -117,17 +154,8 @@ def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:
     for role in sorted(r for r in ctx.inputs if r.startswith("data:")):
         records += [r for r in read_jsonl(ctx.input_path(role) / RECORDS_FILE, GenerationRecord)
                     if r.data_type in c.data_types]
-    images = sorted({r.image for r in records})
     root = WorldLayout(ctx.input_path("world")).images
-    feats, rows = feature_table(vlm, [root / im for im in images])
-    fw = first_word_distribution([r.question for r in records if r.data_type == "knowledge_vqa"])
-    examples = vigc_examples(vlm, records, dict(zip(images, rows)), c.seed, ft.max_length, fw)
-    steps = planned_steps(ft.steps, ft.epochs, len(examples), ft.batch)
-    task = ctx.progress("VIGC model training", steps)
-    log = finetune(vlm, feats, examples, steps=steps, batch=ft.batch, lr=ft.lr, warmup=ft.warmup,
-                   train_lm=ft.train_lm, bf16=ft.bf16, seed=c.seed, resume=resume_dir(ctx),
-                   checkpoint_every=ft.checkpoint_every, advance=lambda s, loss: task.advance(1, loss=loss))
-    task.close()
+    log, fw = train_vigc_model(vlm, records, root, ft, c.seed, resume_dir(ctx), ctx.progress)
     vlm.save(ctx.out_dir / "model")
     write_json(ctx.out_dir / TRAIN_LOG, {"losses": log.losses, "seconds": round(log.seconds, 2),
                                                 "examples": log.examples, "first_words": fw})

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 from harness.core.progress import ProgressFactory
 from harness.core.records import Conversation
 from harness.models.encode import IGNORE, encode_chat, llava_messages, pad_batch
+from harness.training.lora import LoraSpec
 from harness.training.pretrain import lr_at
 from harness.training.recipes import FinetuneConfig
 
@@ -33,6 +34,15 @@ class Example:
     input_ids: list[int]
     labels: list[int]
     qformer_text: str = ""
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to train, beyond the recipe: LoRA on the LM (None: the recipe's full LM training)
+    and gradient checkpointing (activations recomputed in the backward pass)."""
+
+    lora: LoraSpec | None = None
+    gradient_checkpointing: bool = False
 
 
 @dataclass
@@ -61,10 +71,11 @@ def examples_from_conversations(vlm: Any, conversations: Sequence[Any], image_ro
                 # `user_content` places the image before them again.
                 qtext = "\n".join(p["text"] for p in msgs[k]["content"] if p["type"] == "text")
                 user = {"role": "user", "content": vlm.user_content(qtext)}
-                e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, vlm.image_prefix, max_length)
+                e = encode_chat(vlm.tokenizer, [user, msgs[k + 1]], vlm.n_image_tokens, vlm.image_prefix, max_length,
+                                vlm.image_token)
                 out.append(Example(row, e.input_ids, e.labels, qtext))
         else:
-            e = encode_chat(vlm.tokenizer, msgs, vlm.n_image_tokens, False, max_length)
+            e = encode_chat(vlm.tokenizer, msgs, vlm.n_image_tokens, False, max_length, vlm.image_token)
             out.append(Example(row, e.input_ids, e.labels))
     return out
 
@@ -77,17 +88,23 @@ def planned_steps(steps: int, epochs: float | None, examples: int, batch: int) -
     return max(1, math.ceil(epochs * examples / batch))
 
 
-def trainable_parameters(vlm: Any, train_lm: bool) -> list[tuple[str, Any]]:
-    """Connector (projector, or Q-Former + queries + projection) and optionally the LM."""
+def trainable_parameters(vlm: Any, train_lm: bool, lora: bool = False) -> list[tuple[str, Any]]:
+    """Connector (projector, or Q-Former + queries + projection) and optionally the LM (with
+    `lora`: its adapters only, which `harness.training.lora.add_lora` put in)."""
+    from harness.training.lora import lora_parameters
+
     m = vlm.model
     for p in m.parameters():
         p.requires_grad_(False)
+    full_lm = train_lm and not lora
     if vlm.arch == "llava":
-        mods = [m.model.multi_modal_projector] + ([m.model.language_model, m.lm_head] if train_lm else [])
+        mods = [m.model.multi_modal_projector] + ([m.model.language_model, m.lm_head] if full_lm else [])
         params = [p for mod in mods for p in mod.parameters()]
     else:
-        mods = [m.qformer, m.language_projection] + ([m.language_model] if train_lm else [])
+        mods = [m.qformer, m.language_projection] + ([m.language_model] if full_lm else [])
         params = [m.query_tokens] + [p for mod in mods for p in mod.parameters()]
+    if train_lm and lora:
+        params += lora_parameters(vlm)
     seen: set[int] = set()
     out = []
     names = {id(p): n for n, p in m.named_parameters()}
@@ -124,15 +141,24 @@ def batch_order(n: int, batch: int, step: int, seed: int, lengths: Sequence[int]
 
 def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, batch: int, lr: float, warmup: int,
              train_lm: bool, bf16: bool, seed: int, resume: Path | None = None, checkpoint_every: int = 100,
-             advance: Callable[[int, float], None] | None = None, log_every: int = 10) -> TrainLog:
-    """Train `vlm` in place on `examples` (image rows index `feats`); returns the log."""
+             advance: Callable[[int, float], None] | None = None, log_every: int = 10,
+             options: TrainOptions = TrainOptions()) -> TrainLog:
+    """Train `vlm` in place on `examples` (image rows index `feats`); returns the log.
+
+    With `options.lora` the LM gets LoRA adapters, merged into its weights before returning."""
     import torch
 
     from harness.training import distributed
+    from harness.training.lora import add_lora, merge_lora
 
     env = distributed.init()
     torch.manual_seed(seed)
-    named = trainable_parameters(vlm, train_lm)
+    lora = add_lora(vlm, options.lora) if options.lora is not None and train_lm else None
+    if options.gradient_checkpointing:
+        # Recompute activations in the backward pass: memory for time. Non-reentrant, because
+        # the LM's own inputs (frozen embeddings) need no gradient.
+        _checkpointing(vlm.model, True)
+    named = trainable_parameters(vlm, train_lm, lora is not None)
     params = [p for _, p in named]
     distributed.sync_parameters(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
@@ -154,17 +180,17 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
         n_tokens = sum(sum(1 for x in examples[i].labels[1:] if x != IGNORE) for i in idx)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup)
-        loss_sum = torch.zeros(())
+        loss_sum = torch.zeros((), device=vlm.device)
         if exs:
             ids, mask = pad_batch([e.input_ids for e in exs], tok.pad_token_id, left=False)
             labels, _ = pad_batch([e.labels for e in exs], IGNORE, left=False)
             qids = qmask = None
             if vlm.arch == "instructblip":
                 qids, qmask = vlm.qformer_encode([e.qformer_text for e in exs])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with torch.autocast(vlm.device.type, dtype=torch.bfloat16, enabled=bf16):
                 logits = vlm.forward(ids, mask, feats[[e.image for e in exs]], None, qids, qmask).logits
             logits = logits[:, :-1].float()
-            tgt = labels[:, 1:]
+            tgt = labels[:, 1:].to(logits.device)
             loss_sum = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
                                                          ignore_index=IGNORE, reduction="sum")
         loss = loss_sum / max(1, n_tokens)
@@ -186,20 +212,69 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
                         "step": step + 1, "losses": losses}, tmp)
             os.replace(tmp, ckpt)
     vlm.model.eval()
+    if options.gradient_checkpointing:
+        _checkpointing(vlm.model, False)
+    if lora is not None:
+        merge_lora(lora)
     return TrainLog(steps=steps, seconds=time.perf_counter() - t0, trainable_params=sum(p.numel() for p in params),
                     examples=len(examples), losses=losses, resumed_from=start)
 
 
+def check_train_images(folder: Path, images: Sequence[str]) -> None:
+    """Every training image is a readable file inside `folder`: checked before the model loads."""
+    from harness.core.errors import BadInput, MissingResource, excerpt
+    from harness.models.adapter import check_image
+
+    if not folder.is_dir():
+        raise MissingResource(f"{folder}: image folder not found")
+    root = folder.resolve()
+    for name in sorted(set(images)):
+        path = folder / name
+        if not path.resolve().is_relative_to(root):
+            raise BadInput(f"{excerpt(name)}: image path leaves the image folder {folder}")
+        if not path.is_file():
+            raise MissingResource(f"{path}: image not found (give the image folder with --images)")
+        check_image(path)
+
+
+def _checkpointing(model: Any, on: bool) -> None:
+    """Switch activation checkpointing on or off (transformers 5 renamed gradient checkpointing)."""
+    if hasattr(model, "activation_checkpointing_enable"):
+        if on:
+            model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            model.activation_checkpointing_disable()
+    elif on:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_disable()
+
+
 def load_conversations(path: Path) -> list[Conversation]:
-    """A LLaVA JSON file as typed conversations."""
+    """A LLaVA JSON file as typed conversations; a file of another shape is a `BadInput`
+    naming the file and the first bad item."""
+    from pydantic import ValidationError
+
+    from harness.core.errors import BadInput
     from harness.core.io import read_json
 
-    return [Conversation.model_validate(d) for d in read_json(path)]
+    items = read_json(path)
+    if not isinstance(items, list):
+        raise BadInput(f"{path}: expected a JSON list of LLaVA conversations")
+    out = []
+    for i, d in enumerate(items):
+        try:
+            out.append(Conversation.model_validate(d))
+        except ValidationError as e:
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"]) or "(item)"
+            raise BadInput(f"{path}: item {i}: {loc}: {err['msg']}") from None
+    return out
 
 
 def train_on_conversations(vlm: Any, convs: Sequence[Conversation], image_root: Path, recipe: FinetuneConfig,
                            seed: int, resume: Path | None, progress: ProgressFactory, label: str,
-                           blind: bool = False) -> TrainLog:
+                           blind: bool = False, options: TrainOptions = TrainOptions()) -> TrainLog:
     """Finetune `vlm` in place on LLaVA conversations whose images lie under `image_root` (each
     image's features computed once; `blind`: every image blank); returns the log."""
     from harness.models.features import feature_table
@@ -211,7 +286,8 @@ def train_on_conversations(vlm: Any, convs: Sequence[Conversation], image_root: 
     task = progress(f"finetune {label}", steps)
     log = finetune(vlm, feats, examples, steps=steps, batch=recipe.batch, lr=recipe.lr, warmup=recipe.warmup,
                    train_lm=recipe.train_lm, bf16=recipe.bf16, seed=seed, resume=resume,
-                   checkpoint_every=recipe.checkpoint_every, advance=lambda step, loss: task.advance(1, loss=loss))
+                   checkpoint_every=recipe.checkpoint_every, advance=lambda step, loss: task.advance(1, loss=loss),
+                   options=options)
     task.close()
     return log
 

@@ -1,0 +1,26 @@
+"""Options several commands share, spelled and explained once."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+F = Callable[..., Any]
+
+
+def device_option(f: F) -> F:
+    """`--device cpu|cuda|auto`."""
+    return click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+                        help="Where the model runs: cpu, cuda, or auto (cuda when there is one, else cpu). On a "
+                             "GPU with bfloat16, inference runs in bf16 and training autocasts to it.")(f)
+
+
+def training_options(f: F) -> F:
+    """`--lora` and `--gradient-checkpointing`."""
+    f = click.option("--gradient-checkpointing", is_flag=True,
+                     help="Recompute activations in the backward pass: less memory, about a third more time.")(f)
+    return click.option("--lora", is_flag=True,
+                        help="Train LoRA adapters (rank 8) on the LM's projections instead of the whole LM; they "
+                             "are merged before saving, so --out is a plain checkpoint. Needs the [lora] extra "
+                             "(peft).")(f)
