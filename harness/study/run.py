@@ -84,6 +84,7 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
     from harness.study import graph
 
     t0 = time.perf_counter()
+    graph.world_files(cfg)  # a files world's missing or malformed file fails before anything is written
     run_dir.mkdir(parents=True, exist_ok=True)
     stages_dir = cache_dir or run_dir / "stages"
     runner: Runner
