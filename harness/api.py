@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from harness.core.errors import BadInput, MissingResource, excerpt
+from harness.core.errors import BadConfig, BadInput, MissingResource, excerpt
 from harness.core.progress import ProgressFactory, silent_progress
 
 if TYPE_CHECKING:
@@ -39,6 +39,14 @@ def load_study_config(config_file: str | Path | None = None, preset: str | None 
     return load_config(config_file, preset, tuple(overrides))
 
 
+def check_world(cfg: StudyConfig) -> None:
+    """Check every file a files world names: the first missing or malformed one is a `VigcError`
+    naming it (the embedded world has none to check)."""
+    from harness.study.graph import world_files
+
+    world_files(cfg)
+
+
 def plan_study(cfg: StudyConfig, run_dir: Path, cache_dir: Path | None = None) -> list[PlannedStage]:
     """The stages a study would run, in dependency order, with their cache keys and whether a
     finished copy is already cached; nothing runs."""
@@ -51,8 +59,7 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
               cache_dir: Path | None = None, jobs: int | None = None,
               on_stage: Callable[[StageOutput], None] | None = None) -> StudyResult:
     """Run (or reuse) every stage of a study and write the run directory (results, data quality,
-    reports, manifest). `jobs` defaults to 2 worker processes for the embedded world's tiny
-    models on 2+ cores, else 1."""
+    reports, manifest). `jobs` defaults to 2 worker processes for tiny models on 2+ cores, else 1."""
     from harness.study.parallel import default_jobs
     from harness.study.run import run_study as run
 
@@ -63,7 +70,9 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
 
         check_job(cfg, env, jobs)
         jobs = 1
-    jobs = jobs or default_jobs(cfg.world.kind == "embedded")
+    # Parallel stages pay off for the tiny models, whatever world they run on; the count must not
+    # depend on the world's kind, or the same study on its exported files would round differently.
+    jobs = jobs or default_jobs(all(t.checkpoint is None for t in cfg.targets))
     if jobs == 1:
         from harness.models.runtime import configure
 
@@ -86,6 +95,52 @@ def write_world(out_dir: Path, images: int, seed: int = 0) -> dict[str, int]:
     if images < 1:
         raise BadInput(f"images per split must be at least 1, got {images}")
     return write(Path(out_dir), seed, {s: images for s in SPLITS})
+
+
+@dataclass(frozen=True)
+class WorldExport:
+    """What `export_world` wrote into a world folder."""
+
+    images: dict[str, int]  # images per split
+    benchmark_files: dict[str, dict[str, list[str]]]  # per benchmark and split, relative to the folder
+    config: Path  # the study config that runs on the folder: `vigc-bench run --config <config>`
+
+
+def export_world(out_dir: Path, preset: str = "tiny", images: int | None = None, seed: int | None = None
+                 ) -> WorldExport:
+    """Write a preset's embedded world into `out_dir` as plain files (DESIGN §2 "A world is
+    files"): images, COCO instances and captions, ground-truth scenes and the benchmark files in
+    their official formats, then `study.yaml`, the preset with `world.kind: files` pointing at
+    them (written last, so its presence says the folder is complete). `images` overrides every
+    split's count, `seed` the preset's seed."""
+    import yaml
+
+    from harness.core.io import atomic_write_text
+    from harness.stages.bench import write_bench_files
+    from harness.study.config import files_world_study
+    from harness.world.export import SPLITS, write_world as write
+    from harness.world.files import files_world_section
+
+    if images is not None and images < 1:
+        raise BadInput(f"images per split must be at least 1, got {images}")
+    cfg = load_study_config(preset=preset)
+    w = cfg.world
+    if w.kind != "embedded":
+        raise BadConfig(f"preset {preset!r}: its world is files already; `world` writes an embedded world")
+    counts = w.images.model_dump() if images is None else {s: images for s in SPLITS}
+    seed = cfg.seed if seed is None else seed
+    out = Path(out_dir)
+    written = write(out, seed, counts, w.image_size, w.grid, w.min_objects, w.max_objects, w.captions_per_image)
+    bench = write_bench_files(out, cfg.benchmarks, seed, out / "bench")
+    rel = {b: {s: [Path(p).resolve().relative_to(out.resolve()).as_posix() for p in ps] for s, ps in per.items()}
+           for b, per in bench.items()}
+    section = files_world_section(w, [s for s in SPLITS if written.get(s, 0) > 0], rel)
+    doc = files_world_study(preset, seed, section)
+    path = out / "study.yaml"
+    header = (f"# The {preset} study on a world of files, written by `vigc-bench world --preset {preset}`.\n"
+              f"# Paths are relative to this file's folder. Run with:  vigc-bench run --config {path}\n")
+    atomic_write_text(path, header + yaml.safe_dump(doc, sort_keys=False))
+    return WorldExport(written, rel, path)
 
 
 def benchmark_judge(benchmark: str, url: str | None, model: str | None, key_env: str | None = None,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
               help="Shared stage cache (default: RUN_DIR/stages).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Stages run at once, each in its own process [default: 2 for the embedded world's tiny "
+              help="Stages run at once, each in its own process [default: 2 for tiny "
                    "models on 2+ cores, else 1]. Outputs are the same up to float rounding.")
 @click.option("--dry-run", is_flag=True, help="Print the stages the study would run (cached or to run, cache key, "
               "inputs) and exit; nothing runs.")
@@ -37,6 +37,10 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     from harness import api
 
     cfg = api.load_study_config(config_file, preset, overrides)
+    api.check_world(cfg)  # a bad file is the one line, before any note
+    note = cfg.world_note()  # what a world without ground truth skips: said once, for a run and a plan
+    if note:
+        click.echo(f"vigc-bench: {note}", err=True)
     run_dir = Path(out_dir) if out_dir else Path("runs") / cfg.name
     cache = Path(cache_dir) if cache_dir else None
     if dry_run:

@@ -50,7 +50,7 @@ class WorldLayout:
         return self.root / "images"
 
     def scenes(self, split: str) -> Path:
-        """The split's `Scene` lines (complete ground truth; the embedded world only)."""
+        """The split's `Scene` lines (complete ground truth: the embedded world, or its files)."""
         return self.root / "scenes" / f"{split}.jsonl"
 
     def instances(self, split: str) -> Path:

@@ -8,6 +8,7 @@ from typing import Any
 
 from benchmarks import BENCHMARKS
 from harness.core.config import Section
+from harness.core.errors import BadInput
 from harness.core.io import read_jsonl, write_jsonl
 from harness.core.records import MANIFEST, RESULTS_FILE, SAMPLES_FILE, ResultRecord, SampleRecord, WorldLayout
 from harness.stages.runner import StageContext, StageOutput, StageSpec
@@ -24,8 +25,8 @@ class BenchFilesConfig(Section):
 
 
 class BenchFilesResult(Section):
-    """Per benchmark and split, its data files relative to the stage folder (which is renamed
-    when it finishes)."""
+    """Per benchmark and split, its data files: relative to the stage folder (which is renamed
+    when it finishes) where the stage wrote them, absolute where the world provides them."""
 
     files: dict[str, dict[str, list[str]]]
 
@@ -65,22 +66,36 @@ class ScoreStageResult(Section):
 
 
 def run_bench_files(ctx: StageContext[BenchFilesConfig]) -> BenchFilesResult:
-    """Synthesize each benchmark's official files from the held-out world split."""
+    """Each benchmark's official files: the ones the world provides (a files world), else
+    synthesized from the held-out world split's scenes."""
+    from harness.stages.world import WORLD
+
     world = ctx.input_path("world")
-    scenes = read_scenes(world, "bench")
-    files: dict[str, dict[str, list[str]]] = {}
-    for name in ctx.config.benchmarks:
-        bench = BENCHMARKS.get(name)()
-        out = ctx.out_dir / name
-        per_split = bench.synthesize(scenes, WorldLayout(world).images, out, ctx.config.seed)
+    provided = WORLD.read(ctx.inputs["world"]).benchmark_files
+    files = {name: provided[name] for name in ctx.config.benchmarks if name in provided}
+    todo = tuple(name for name in ctx.config.benchmarks if name not in provided)
+    if todo:
+        written = write_bench_files(world, todo, ctx.config.seed, ctx.out_dir)
         # Relative paths: the stage directory is renamed when it finishes.
-        files[name] = {split: [str(Path(p).resolve().relative_to(ctx.out_dir.resolve())) for p in ps]
-                       for split, ps in per_split.items()}
-    return BenchFilesResult(files=files)
+        files.update({name: {split: [str(Path(p).resolve().relative_to(ctx.out_dir.resolve())) for p in ps]
+                             for split, ps in per_split.items()} for name, per_split in written.items()})
+    return BenchFilesResult(files={name: files[name] for name in ctx.config.benchmarks})
+
+
+def write_bench_files(world: Path, benchmarks: tuple[str, ...], seed: int, out: Path) -> dict[str, dict[str, list[Path]]]:
+    """Synthesize the official files of `benchmarks` from the bench split of the world folder
+    `world` into `out/<benchmark>/`; the files per benchmark and split."""
+    layout = WorldLayout(world)
+    if not layout.scenes("bench").is_file():
+        raise BadInput(f"benchmarks {', '.join(benchmarks)}: the world provides no files for them and has no bench "
+                       f"scenes to draw them from (world.benchmark_files)")
+    scenes = read_scenes(world, "bench")
+    return {name: BENCHMARKS.get(name)().synthesize(scenes, layout.images, out / name, seed) for name in benchmarks}
 
 
 def bench_files(bench_out: StageOutput, name: str) -> dict[str, list[Path]]:
-    """Absolute data files per split of benchmark `name` from a finished bench-files stage."""
+    """Absolute data files per split of benchmark `name` from a finished bench-files stage (its
+    relative paths resolve against the stage folder; a files world's are absolute already)."""
     return {split: [bench_out.path / p for p in ps] for split, ps in BENCH_FILES.read(bench_out).files[name].items()}
 
 

@@ -8,7 +8,7 @@ from generators import GENERATORS
 from generators.base import GenerationContext, to_llava
 from harness.core.config import Section
 from harness.core.io import write_json, write_jsonl
-from harness.core.records import LLAVA_FILE, RECORDS_FILE, GenerationRecord
+from harness.core.records import LLAVA_FILE, RECORDS_FILE, GenerationRecord, WorldLayout
 from harness.stages.world import image_infos
 from harness.stages.runner import StageContext, StageSpec
 
@@ -39,7 +39,9 @@ def run_generate(ctx: StageContext[GenerateConfig]) -> GenerateResult:
     """Generate data for one split with one generator; count what did not parse."""
     c = ctx.config
     gen = GENERATORS.get(c.generator)()
-    infos = image_infos(ctx.input_path("world"), c.split)
+    world = ctx.input_path("world")
+    # Scenes where the world has them (the gold generator reads them; the graph only runs it then).
+    infos = image_infos(world, c.split, with_scenes=WorldLayout(world).scenes(c.split).is_file())
     gctx = GenerationContext(images=infos, data_types=c.data_types, seed=c.seed, per_image=c.per_image,
                              progress=ctx.progress,
                              options={"backend": c.backend, **({} if c.noise is None else {"noise": c.noise})})

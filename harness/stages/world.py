@@ -1,4 +1,6 @@
-"""Stage `world`: draw the embedded world (images, ground truth, COCO JSON)."""
+"""Stage `world`: draw the embedded world, or bring in a world of files (images, COCO JSON, scene
+lines where the world has them; DESIGN §2 "A world is files"). Either way its folder has the
+`WorldLayout`, so the stages after it read files and never know which world they are in."""
 
 from __future__ import annotations
 
@@ -17,21 +19,34 @@ VERSION = 1
 
 
 class WorldStageConfig(Section):
-    """The world's settings and the seed it is drawn with."""
+    """The world's settings and the seed it is drawn with; for a files world, the sha256 of each
+    file it names (so that a changed file is a changed cache key)."""
 
     world: WorldConfig
     seed: int
+    files: dict[str, str] = {}
 
 
 class WorldResult(Section):
-    """Images written per split."""
+    """Images written per split; the benchmark files the world provides (absolute paths, per
+    benchmark and split: a files world's official files, read where they lie)."""
 
     images: dict[str, int]
+    benchmark_files: dict[str, dict[str, list[str]]] = {}
 
 
 def run_world(ctx: StageContext[WorldStageConfig]) -> WorldResult:
     """Write every split of the world into the stage directory."""
     w = ctx.config.world
+    if w.kind == "files":
+        from harness.world.files import file_digests, import_world
+
+        if file_digests(w) != ctx.config.files:  # changed since the study was planned
+            raise BadInput("world: a file of the files world changed while the study ran; run it again")
+        task = ctx.progress("world: bringing in the files", len(w.splits))
+        written = import_world(w, ctx.out_dir, advance=task.advance)
+        task.close()
+        return WorldResult(images=written, benchmark_files=w.benchmark_files)
     counts = w.images.model_dump()
     task = ctx.progress("world: drawing images", sum(counts.values()))
     written = write_world(ctx.out_dir, ctx.config.seed, counts, w.image_size, w.grid, w.min_objects,

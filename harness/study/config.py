@@ -19,7 +19,7 @@ from harness.core.config import Section, config_dict
 from harness.core.errors import BadConfig, excerpt
 from harness.core.records import BASELINE_SOURCE
 from harness.training.recipes import AlignConfig, FinetuneConfig, LMPretrain, VisionPretrain
-from harness.world.config import WorldConfig
+from harness.world.config import WorldConfig, resolve_world_paths
 
 NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")  # a study name: one plain folder name
 
@@ -209,15 +209,43 @@ class StudyConfig(Section):
 
     def data_parts(self) -> tuple[str, ...]:
         """The data parts this study makes: the baseline on the seed images; on the extra images
-        language-only data, ground truth (embedded world) and VIG / VIC data (with `vigc.enabled`)."""
+        language-only data, ground truth (where the world has its scenes) and VIG / VIC data
+        (with `vigc.enabled`)."""
         parts = [BASELINE_SOURCE]
-        if self.world.images.extra > 0:
+        if self.world.has_split("extra"):
             parts.append("lang")
-            if self.world.kind == "embedded":
+            if self.world.has_scenes():
                 parts += ["gold", "noisy50", "noisy100"]
             if self.vigc.enabled:
                 parts += ["vig", "vigc"]
         return tuple(parts) + tuple(self.data_files)
+
+    def sources_for(self, target: TargetConfig) -> tuple[str, ...]:
+        """The sources `target` is finetuned on: its own or the study's, less those whose data
+        this world cannot make (a gold source on a world without scenes: skipped, see `world_note`)."""
+        from harness.study.sources import resolve_source
+
+        parts = self.data_parts()
+        return tuple(s for s in target.sources or self.sources
+                     if all(p in parts for p in resolve_source(s, self.data_files).parts))
+
+    def needs_tiny_models(self) -> bool:
+        """Whether any model is a tiny one built from the foundation (a target without a
+        checkpoint, or the VIGC model)."""
+        return any(t.checkpoint is None for t in self.targets) or (
+            self.vigc.enabled and self.world.has_split("extra") and self.vigc.checkpoint is None)
+
+    def world_note(self) -> str | None:
+        """One line saying what a world without ground-truth scenes skips; None when it has them."""
+        missing = self.world.missing_scenes()
+        if not missing:
+            return None
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        skipped = sorted({s for t in self.targets for s in t.sources or self.sources} - {
+            s for t in self.targets for s in self.sources_for(t)})
+        gold = "gold data" + (f" (source{'s' if len(skipped) > 1 else ''} {', '.join(skipped)})" if skipped else "")
+        return (f"world: no ground-truth scenes ({missing[0]}{more}); skipping {gold}, ground-truth quality metrics "
+                "and ground-truth judges")
 
     @model_validator(mode="after")
     def _cross_check(self) -> "StudyConfig":
@@ -239,21 +267,34 @@ class StudyConfig(Section):
         from harness.study.sources import resolve_source
 
         # Sources are resolved here, not in a field validator: a `seed+NAME` needs `data_files`.
+        # Gold data (and the noisy data made from it) needs ground-truth scenes: without them
+        # their sources are skipped, said once (`world_note`), so one study config runs on the
+        # embedded world and on real files.
+        skippable = () if self.world.has_scenes() else ("gold", "noisy50", "noisy100")
         for s in self.sources:
             try:
                 source = resolve_source(s, self.data_files)
             except ValueError as e:
                 raise ValueError(f"sources: {e}") from None
-            missing = [p for p in source.parts if p not in self.data_parts()]
+            missing = [p for p in source.parts if p not in self.data_parts() and p not in skippable]
             if missing:
                 raise ValueError(f"sources: {s!r} needs data part(s) {', '.join(missing)}, which this study cannot "
-                                 "make (see world.images.extra, vigc.enabled)")
+                                 "make (see world.images.extra or world.splits.extra, vigc.enabled)")
         for t in self.targets:
             if t.untuned and (t.sources or t.checkpoint is not None or t.blind):
                 raise ValueError(f"targets.{t.name}: an untuned control has no sources, no checkpoint and no blind")
             extra = [s for s in t.sources or () if s not in self.sources]
             if extra:
                 raise ValueError(f"targets.{t.name}.sources: {extra} not among the study's sources {list(self.sources)}")
+        if w.kind == "files" and self.needs_tiny_models() and not w.scenes_of("foundation"):
+            raise ValueError("world: the tiny models' foundation is trained on the foundation split's ground-truth "
+                             "scenes, and this world has none (splits.foundation.scenes); give every target a "
+                             "checkpoint (and set vigc.enabled=false)")
+        if w.kind == "files" and not w.scenes_of("bench"):
+            drawn = [b for b in self.benchmarks if b not in w.benchmark_files]
+            if drawn:
+                raise ValueError(f"world.benchmark_files: no files for {', '.join(drawn)}, and no bench scenes to "
+                                 "draw them from")
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"targets: duplicate target names {names}")
@@ -381,6 +422,15 @@ def apply_override(data: dict[str, Any], override: str) -> None:
         raise BadConfig(f"override {override!r}: {'.'.join(parts[:-1])} is not a section")
 
 
+def files_world_study(preset: str, seed: int, world: dict[str, Any]) -> dict[str, Any]:
+    """A preset's config (as its YAML has it) with `seed` and the `world:` section replaced: the
+    study `vigc-bench world` writes beside a world's files."""
+    data = copy.deepcopy(_read_yaml(preset_path(preset)))
+    data["seed"] = seed
+    data["world"] = world
+    return data
+
+
 def load_config(path: str | Path | None = None, preset: str | None = None,
                 overrides: tuple[str, ...] | list[str] = ()) -> StudyConfig:
     """Load a config file or a preset (default `tiny`), apply overrides, validate."""
@@ -390,5 +440,9 @@ def load_config(path: str | Path | None = None, preset: str | None = None,
     data = copy.deepcopy(_read_yaml(src))
     for ov in overrides:
         apply_override(data, ov)
+    if path is not None:
+        # A files world's paths are relative to its YAML file, so a world folder can move whole
+        # (a preset's, which lies inside the package, are relative to the working directory).
+        resolve_world_paths(data, src.parent.resolve())
     origin = str(src) + (" (with overrides)" if overrides else "")
     return validate(data, origin)

@@ -52,8 +52,8 @@ class Submitted:
 class _Graph:
     def __init__(self, cfg: StudyConfig, runner: Runner) -> None:
         self.cfg, self.runner, self.seed = cfg, runner, cfg.seed
-        self.world = runner.submit(world_stage.WORLD("world", world_stage.WorldStageConfig(world=cfg.world,
-                                                                                           seed=cfg.seed)))
+        self.world = runner.submit(world_stage.WORLD("world", world_stage.WorldStageConfig(
+            world=cfg.world, seed=cfg.seed, files=world_files(cfg))))
         self._lm: Pending | None = None
         self._vision: dict[str, Pending] = {}
         self._align: dict[str, Pending] = {}
@@ -104,10 +104,20 @@ class _Graph:
             {"world": self.world}))
 
 
+def world_files(cfg: StudyConfig) -> dict[str, str]:
+    """The sha256 of every file a files world names (empty for the embedded world): part of the
+    world stage's key. A missing or malformed file fails here, before any stage runs."""
+    if cfg.world.kind != "files":
+        return {}
+    from harness.world.files import file_digests
+
+    return file_digests(cfg.world)
+
+
 def foundation_parts(cfg: StudyConfig) -> tuple[str, ...]:
     """The foundation parts (`lm`, `vision-clip`, `vision-blip`) the study's models are built from."""
     archs = {t.arch for t in cfg.targets if t.checkpoint is None}
-    if cfg.vigc.enabled and cfg.world.images.extra > 0 and cfg.vigc.checkpoint is None:
+    if cfg.vigc.enabled and cfg.world.has_split("extra") and cfg.vigc.checkpoint is None:
         archs.add("instructblip")
     if not archs:
         return ()
@@ -118,8 +128,10 @@ def check_pretrained(cfg: StudyConfig) -> None:
     """With `foundation.pretrained`, refuse weights whose recipe differs from the config's, before any work."""
     if cfg.foundation.pretrained:
         f = config_dict(cfg.foundation)
-        pretrained.check(pretrained.resolve(cfg.foundation.pretrained), f, config_dict(cfg.world),
-                         foundation_parts(cfg))
+        # A files world exported from the embedded world keeps its geometry (image size, grid,
+        # objects per scene), which is all the weights depend on; its kind does not count.
+        world = {**config_dict(cfg.world), "kind": "embedded"}
+        pretrained.check(pretrained.resolve(cfg.foundation.pretrained), f, world, foundation_parts(cfg))
 
 
 def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
@@ -132,9 +144,9 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
     else:
         seed_stage = g.generate(BASELINE_SOURCE, cfg.seed_data.generator, "seed", cfg.seed_data.data_types)
     parts: dict[str, Part] = {BASELINE_SOURCE: Part(seed_stage, LLAVA_FILE, "seed")}
-    if cfg.world.images.extra > 0:
+    if cfg.world.has_split("extra"):
         parts["lang"] = Part(g.generate("lang", "language_only", "extra", cfg.extra_data_types), LLAVA_FILE, "extra")
-        if cfg.world.kind == "embedded":
+        if cfg.world.has_scenes():  # gold data is the ground truth: skipped without it (StudyConfig.world_note)
             parts["gold"] = Part(g.generate("gold", "gold", "extra", cfg.extra_data_types), LLAVA_FILE, "extra")
             for name, noise in NOISY_PARTS.items():
                 parts[name] = Part(g.generate(name, "noisy", "extra", cfg.extra_data_types, noise), LLAVA_FILE, "extra")
@@ -151,13 +163,13 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
     if cfg.quality.enabled:
         for name, part in parts.items():
             quality.append(runner.submit(quality_stage.QUALITY(f"quality/{name}", quality_stage.QualityStageConfig(
-                part=name, split=part.split, answer=part.answer, ground_truth=cfg.world.kind == "embedded",
+                part=name, split=part.split, answer=part.answer, ground_truth=cfg.world.has_scenes(),
                 meteor=cfg.quality.meteor, bootstrap=cfg.bootstrap, seed=cfg.seed),
                 {"data": part.stage, "world": g.world})))
     bench = runner.submit(bench_stage.BENCH_FILES("bench-files", bench_stage.BenchFilesConfig(
         benchmarks=cfg.benchmarks, seed=cfg.seed), {"world": g.world}))
     for t in cfg.targets:
-        for source in (UNTUNED_SOURCE,) if t.untuned else t.sources or cfg.sources:
+        for source in (UNTUNED_SOURCE,) if t.untuned else cfg.sources_for(t):
             inputs: dict[str, Pending] = {"world": g.world}
             if t.checkpoint is None:
                 inputs["lm"], inputs["vision"], inputs["align"] = g.lm(), g.vision(t.arch), g.align(t.arch)

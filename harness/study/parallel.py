@@ -172,8 +172,8 @@ def _work(cache_dir: Path, stage: Stage) -> StageOutput:
     return compute(cache_dir, stage, _QueueTask)
 
 
-def default_jobs(embedded: bool) -> int:
+def default_jobs(tiny_models: bool) -> int:
     """Worker processes for a study: two on a machine with two or more cores when the models
     are the tiny ones (big models on one accelerator run one at a time)."""
-    return min(2, os.cpu_count() or 1) if embedded else 1
+    return min(2, os.cpu_count() or 1) if tiny_models else 1
 

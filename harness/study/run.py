@@ -103,6 +103,7 @@ def _run(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory, on_stage: C
     from harness.study import graph
 
     t0 = time.perf_counter()
+    graph.world_files(cfg)  # a files world's missing or malformed file fails before anything is written
     stages_dir = cache_dir or run_dir / "stages"
     runner: Runner
     if env is not None:

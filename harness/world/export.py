@@ -5,6 +5,8 @@ Layout of a world directory:
   scenes/<split>.jsonl               complete ground truth (`Scene` records)
   annotations/instances_<split>.json COCO instances (categories are the world's shapes)
   annotations/captions_<split>.json  COCO captions (human-like: salient objects only)
+A files world (`harness.world.files`) is brought into the same layout, so the stages after the
+world read one layout whatever the world (DESIGN §2 "A world is files").
 """
 
 from __future__ import annotations

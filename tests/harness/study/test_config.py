@@ -72,7 +72,8 @@ def test_world_constraints() -> None:
     assert "world" in bad({"world": {"min_objects": 4, "max_objects": 3}})
     assert "exceeds the grid" in bad({"world": {"grid": 2, "max_objects": 5}})
     assert "multiple of grid" in bad({"world": {"image_size": 100, "grid": 3, "max_objects": 5}})
-    assert "coco_instances" in bad({"world": {"kind": "files", "coco_images": "x"}})
+    assert "splits.seed" in bad({"world": {"kind": "files"}})
+    assert "for kind=files" in bad({"world": {"benchmark_files": {"pope": {"random": ["x"]}}}})
     assert "world.captions_per_image" in bad({"world": {"captions_per_image": 11}})
     assert "world.images.seed" in bad({"world": {"images": {"seed": 0}}})
 

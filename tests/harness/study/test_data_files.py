@@ -64,7 +64,7 @@ def test_paper_preset_is_the_papers_study() -> None:
     assert {"seed", "seed+vig", "seed+vigc"} <= set(cfg.sources)
     assert set(cfg.benchmarks) == set(BENCHMARKS.names())  # all six benchmarks and LLaVA-Bench
     assert {t.checkpoint for t in cfg.targets} == {"llava-hf/llava-1.5-7b-hf", "Salesforce/instructblip-vicuna-7b"}
-    assert cfg.world.kind == "files" and cfg.world.extra_images
+    assert cfg.world.kind == "files" and cfg.world.has_split("extra") and not cfg.world.has_scenes()
 
 
 def test_paper_dry_run_without_files_is_one_clear_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -72,5 +72,5 @@ def test_paper_dry_run_without_files_is_one_clear_line(tmp_path: Path, monkeypat
     monkeypatch.chdir(tmp_path)  # no data/ folder here
     assert run_cli("run", "--preset", "paper", "--dry-run") == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "file not found" in err and "data/" in err, err
+    assert len(err.splitlines()) == 1 and "not found" in err and "data/" in err, err
     assert "Traceback" not in err
