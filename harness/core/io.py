@@ -192,6 +192,22 @@ def read_jsonl(path: str | os.PathLike[str], model: type[R]) -> list[R]:
     return out
 
 
+def validate_items(path: str | os.PathLike[str], items: Any, model: type[R], what: str) -> list[R]:
+    """A JSON list read from `path` as typed records; not a list, or an item that does not
+    validate, is a `BadInput` naming the file and the first bad item (`what` names the list)."""
+    if not isinstance(items, list):
+        raise BadInput(f"{path}: expected a JSON list of {what}")
+    out: list[R] = []
+    for i, d in enumerate(items):
+        try:
+            out.append(model.model_validate(d))
+        except ValidationError as e:
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"]) or "(item)"
+            raise BadInput(f"{path}: item {i}: {loc}: {err['msg']}") from None
+    return out
+
+
 def sha256_bytes(data: bytes) -> str:
     """Hex SHA-256 of `data`."""
     return hashlib.sha256(data).hexdigest()

@@ -61,18 +61,9 @@ def files_config(name: str, files: Mapping[str, Sequence[str]], origin: str) -> 
 
 
 def _conversations(path: Path, items: Any) -> list[Conversation]:
-    from pydantic import ValidationError
+    from harness.core.io import validate_items
 
-    if not isinstance(items, list):
-        raise BadInput(f"{path}: expected a JSON list of LLaVA conversations")
-    convs = []
-    for i, d in enumerate(items):
-        try:
-            convs.append(Conversation.model_validate(d))
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"]) or "(item)"
-            raise BadInput(f"{path}: item {i}: {loc}: {err['msg']}") from None
+    convs = validate_items(path, items, Conversation, "LLaVA conversations")
     if not convs:
         raise BadInput(f"{path}: no conversations")
     return convs

@@ -253,23 +253,9 @@ def _checkpointing(model: Any, on: bool) -> None:
 def load_conversations(path: Path) -> list[Conversation]:
     """A LLaVA JSON file as typed conversations; a file of another shape is a `BadInput`
     naming the file and the first bad item."""
-    from pydantic import ValidationError
+    from harness.core.io import read_json, validate_items
 
-    from harness.core.errors import BadInput
-    from harness.core.io import read_json
-
-    items = read_json(path)
-    if not isinstance(items, list):
-        raise BadInput(f"{path}: expected a JSON list of LLaVA conversations")
-    out = []
-    for i, d in enumerate(items):
-        try:
-            out.append(Conversation.model_validate(d))
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"]) or "(item)"
-            raise BadInput(f"{path}: item {i}: {loc}: {err['msg']}") from None
-    return out
+    return validate_items(path, read_json(path), Conversation, "LLaVA conversations")
 
 
 def train_on_conversations(vlm: Any, convs: Sequence[Conversation], image_root: Path, recipe: FinetuneConfig,
