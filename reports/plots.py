@@ -104,6 +104,13 @@ def _panels(n: int, row_height: float) -> tuple[Any, list[Any]]:
     return fig, [fig.add_subplot(nrows, cols, i + 1) for i in range(n)]
 
 
+def _line_with_band(ax: Any, g: pd.DataFrame, x: str, color: str, label: str) -> None:
+    """`value` against column `x` as a line, its interval (`low`, `high`, where known) as a band."""
+    ax.plot(g[x], g["value"], "o-", ms=3, label=label, color=color)
+    ok = g["low"].notna()
+    ax.fill_between(g[x][ok], g["low"][ok].astype(float), g["high"][ok].astype(float), alpha=0.15, color=color)
+
+
 def amount_plot(points: pd.DataFrame) -> bytes | None:
     """Score against generated records added to the seed data: columns column, target, amount,
     value, low, high; one panel per column, one line per target. None with fewer than two amounts."""
@@ -115,10 +122,7 @@ def amount_plot(points: pd.DataFrame) -> bytes | None:
         sub = points[points["column"] == lab]
         for j, (t, g) in enumerate(sub.groupby("target", sort=False)):
             g = g.sort_values("amount")
-            ax.plot(g["amount"], g["value"], "o-", ms=3, label=t, color=PALETTE[j % len(PALETTE)])
-            ok = g["low"].notna()
-            ax.fill_between(g["amount"][ok], g["low"][ok].astype(float), g["high"][ok].astype(float), alpha=0.15,
-                            color=PALETTE[j % len(PALETTE)])
+            _line_with_band(ax, g, "amount", PALETTE[j % len(PALETTE)], t)
         ax.set_xlabel("generated records added", fontsize=7)
         ax.set_title(lab, fontsize=8)
         ax.tick_params(labelsize=7)
@@ -161,10 +165,7 @@ def dose_plot(points: pd.DataFrame) -> bytes | None:
     fig, axes = _panels(len(labels), 2.5)
     for i, (lab, ax) in enumerate(zip(labels, axes)):
         g = points[points["column"] == lab].sort_values("noise")
-        ax.plot(g["noise"], g["value"], "o-", ms=3, color=PALETTE[0], label="seed + corrupted gold")
-        ok = g["low"].notna()
-        ax.fill_between(g["noise"][ok], g["low"][ok].astype(float), g["high"][ok].astype(float), alpha=0.15,
-                        color=PALETTE[0])
+        _line_with_band(ax, g, "noise", PALETTE[0], "seed + corrupted gold")
         if g["seed"].notna().any():
             ax.axhline(float(g["seed"].dropna().iloc[0]), color=PALETTE[1], ls="--", lw=1, label="seed alone")
         ax.set_xticks([0, 50, 100])

@@ -181,15 +181,7 @@ def iter_jsonl_dicts(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 def read_jsonl(path: str | os.PathLike[str], model: type[R]) -> list[R]:
     """Read a JSONL file into typed records; a line that does not validate is a `BadInput`
     naming the file and line."""
-    out: list[R] = []
-    for lineno, d in _jsonl_lines(Path(path)):
-        try:
-            out.append(model.model_validate(d))
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"]) or "(record)"
-            raise BadInput(f"{path}:{lineno}: {loc}: {err['msg']}") from None
-    return out
+    return [_validated(model, d, f"{path}:{lineno}", "(record)") for lineno, d in _jsonl_lines(Path(path))]
 
 
 def validate_items(path: str | os.PathLike[str], items: Any, model: type[R], what: str) -> list[R]:
@@ -197,15 +189,18 @@ def validate_items(path: str | os.PathLike[str], items: Any, model: type[R], wha
     validate, is a `BadInput` naming the file and the first bad item (`what` names the list)."""
     if not isinstance(items, list):
         raise BadInput(f"{path}: expected a JSON list of {what}")
-    out: list[R] = []
-    for i, d in enumerate(items):
-        try:
-            out.append(model.model_validate(d))
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"]) or "(item)"
-            raise BadInput(f"{path}: item {i}: {loc}: {err['msg']}") from None
-    return out
+    return [_validated(model, d, f"{path}: item {i}", "(item)") for i, d in enumerate(items)]
+
+
+def _validated(model: type[R], d: Any, where: str, whole: str) -> R:
+    """`d` as a `model` record; else a `BadInput` at `where` with the first error's field
+    (`whole` when the error is about the value as a whole)."""
+    try:
+        return model.model_validate(d)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or whole
+        raise BadInput(f"{where}: {loc}: {err['msg']}") from None
 
 
 def sha256_bytes(data: bytes) -> str:

@@ -41,7 +41,7 @@ def run_world(ctx: StageContext[WorldStageConfig]) -> WorldResult:
     if w.kind == "files":
         from harness.world.files import file_digests, import_world
 
-        if file_digests(w) != ctx.config.files:  # changed since the study was planned
+        if file_digests(w, fresh=True) != ctx.config.files:  # changed since the study was planned
             raise BadInput("world: a file of the files world changed while the study ran; run it again")
         task = ctx.progress("world: bringing in the files", len(w.splits))
         written = import_world(w, ctx.out_dir, advance=task.advance)

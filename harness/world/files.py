@@ -8,6 +8,7 @@ world has them) scene lines, so no later stage can tell them apart.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path, PurePosixPath
@@ -41,26 +42,44 @@ def _existing(path: str, label: str) -> Path:
     return p
 
 
-def file_digests(world: WorldConfig) -> dict[str, str]:
+def _digest(path: Path, what: str | None = None) -> str:
+    """sha256 of `path`, a COCO file checked first (`what`); one read per file version."""
+    st = path.stat()
+    return _digest_of(str(path.resolve()), st.st_size, st.st_mtime_ns, what)
+
+
+@functools.lru_cache(maxsize=None)
+def _digest_of(path: str, size: int, mtime_ns: int, what: str | None) -> str:
+    # A study checks its world's files when it starts, when it plans the world stage and in
+    # the CLI before its note: COCO's instances JSON is hundreds of MB, so each version of a
+    # file (its size and mtime in the key) is parsed and hashed once per process. A failed
+    # check raises, and lru_cache keeps no result for it.
+    if what is not None:
+        _coco(Path(path), what)
+    return sha256_file(path)
+
+
+def file_digests(world: WorldConfig, fresh: bool = False) -> dict[str, str]:
     """The sha256 of every file a files world names, by its config key (`splits.seed.instances`,
     `benchmark_files.pope.random.0`); a missing file or a COCO file of the wrong shape is one
     `VigcError` naming it, raised before any work. Scene files that are absent are left out
-    (the study then skips its ground-truth parts)."""
+    (the study then skips its ground-truth parts). `fresh`: read every file again, even one
+    whose size and mtime are unchanged since this process last read it."""
+    if fresh:
+        _digest_of.cache_clear()
     out: dict[str, str] = {}
     for name, split in sorted(world.splits.items()):
         if not Path(split.images).is_dir():
             raise MissingResource(f"{split.images}: image folder not found (world.splits.{name}.images)")
         for what in ("instances", "captions"):
-            p = _existing(getattr(split, what), f"splits.{name}.{what}")
-            _coco(p, what)
-            out[f"splits.{name}.{what}"] = sha256_file(p)
+            out[f"splits.{name}.{what}"] = _digest(_existing(getattr(split, what), f"splits.{name}.{what}"), what)
         if split.scenes is not None and Path(split.scenes).is_file():
-            out[f"splits.{name}.scenes"] = sha256_file(split.scenes)
+            out[f"splits.{name}.scenes"] = _digest(Path(split.scenes))
     for bench, per_split in sorted(world.benchmark_files.items()):
         for split_name, paths in sorted(per_split.items()):
             for i, p in enumerate(paths):
                 label = f"benchmark_files.{bench}.{split_name}.{i}"
-                out[label] = sha256_file(_existing(p, label))
+                out[label] = _digest(_existing(p, label))
     return out
 
 
