@@ -210,6 +210,9 @@ def read_results(score_out: StageOutput) -> list[ResultRecord]:
     return read_jsonl(score_out.path / RESULTS_FILE, ResultRecord)
 
 
-BENCH_FILES = StageSpec("bench-files", VERSION, run_bench_files, BenchFilesConfig, BenchFilesResult, inputs=("world",))
-PREDICT = StageSpec("predict", VERSION, run_predict, PredictStageConfig, PredictResult, inputs=("model", "bench", "world"))
-SCORE = StageSpec("score", VERSION, run_score, ScoreStageConfig, ScoreStageResult, inputs=("pred", "bench"))
+BENCH_FILES = StageSpec("bench-files", VERSION, run_bench_files, BenchFilesConfig, BenchFilesResult, inputs=("world",),
+                        cost=1)
+PREDICT = StageSpec("predict", VERSION, run_predict, PredictStageConfig, PredictResult, inputs=("model", "bench", "world"),
+                    cost=5)
+SCORE = StageSpec("score", VERSION, run_score, ScoreStageConfig, ScoreStageResult, inputs=("pred", "bench"),
+                  cost=1)

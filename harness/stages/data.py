@@ -60,4 +60,4 @@ def parse_counts(records: Sequence[GenerationRecord]) -> dict[str, int]:
     return status
 
 
-GENERATE = StageSpec("data", VERSION, run_generate, GenerateConfig, GenerateResult, inputs=("world",))
+GENERATE = StageSpec("data", VERSION, run_generate, GenerateConfig, GenerateResult, inputs=("world",), cost=5)

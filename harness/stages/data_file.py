@@ -95,4 +95,4 @@ def run_data_file(ctx: StageContext[DataFileConfig]) -> DataFileResult:
     return DataFileResult(conversations=len(convs), records=len(records))
 
 
-DATA_FILE = StageSpec("data/file", VERSION, run_data_file, DataFileConfig, DataFileResult, inputs=("world",))
+DATA_FILE = StageSpec("data/file", VERSION, run_data_file, DataFileConfig, DataFileResult, inputs=("world",), cost=2)

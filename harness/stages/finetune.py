@@ -74,4 +74,4 @@ def run_finetune(ctx: StageContext[FinetuneStageConfig]) -> FinetuneResult:
 
 FINETUNE = StageSpec("finetune", VERSION, run_finetune, FinetuneStageConfig, FinetuneResult,
                      inputs=("world",), optional=("data:", "lm", "vision", "align"),  # untuned: no data
-                     collective=True)
+                     collective=True, cost=100)

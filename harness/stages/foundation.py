@@ -259,6 +259,6 @@ def _question_texts(scenes: Any, seed: int) -> list[str]:
 
 
 VISION = StageSpec("foundation/vision", VERSION, run_vision, VisionStageConfig, VisionResult, inputs=("world",),
-                  collective=True)
+                  collective=True, cost=300)
 ALIGN = StageSpec("foundation/align", VERSION, run_align, AlignStageConfig, AlignResult,
-                  inputs=("world", "lm", "vision"), collective=True)
+                  inputs=("world", "lm", "vision"), collective=True, cost=80)

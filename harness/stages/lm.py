@@ -338,7 +338,8 @@ def run_lm(ctx: StageContext[LMStageConfig]) -> LMResult:
     return LMResult.model_validate(meta)
 
 
-LM = StageSpec("foundation/lm", VERSION, run_lm, LMStageConfig, LMResult, inputs=("world",), collective=True)
+LM = StageSpec("foundation/lm", VERSION, run_lm, LMStageConfig, LMResult, inputs=("world",), collective=True,
+                  cost=1800)
 
 
 DOC, CHAT = "doc", "chat"  # the two forms a pretraining document is written in

@@ -61,4 +61,5 @@ def read_quality(out: StageOutput) -> list[QualityRecord]:
     return read_jsonl(out.path / PART_QUALITY_FILE, QualityRecord)
 
 
-QUALITY = StageSpec("quality", VERSION, run_quality, QualityStageConfig, QualityStageResult, inputs=("data", "world"))
+QUALITY = StageSpec("quality", VERSION, run_quality, QualityStageConfig, QualityStageResult, inputs=("data", "world"),
+                    cost=6)

@@ -98,7 +98,9 @@ class StageSpec(Generic[C, R]):
     """A kind of stage: its code version, its function, the types of its config and result, and
     the roles of the stages it reads (`inputs` always, `optional` when given; a role ending in
     ':' names a family, e.g. 'data:' for 'data:seed', 'data:lang'). `collective`: under
-    torchrun every rank runs the function (a data-parallel training loop); else rank 0 alone."""
+    torchrun every rank runs the function (a data-parallel training loop); else rank 0 alone.
+    `cost`: about how many seconds one such stage takes in the default study, a hint that lets
+    a parallel run start the stages on the longest chain first (never part of the key)."""
 
     kind: str
     version: int
@@ -108,6 +110,7 @@ class StageSpec(Generic[C, R]):
     inputs: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     collective: bool = False
+    cost: float = 1.0
 
     def __call__(self, name: str, config: C, inputs: Mapping[str, "StageOutput | Pending"] | None = None) -> "Stage":
         """A stage of this kind named `name`; its config and input roles are checked here."""
@@ -120,7 +123,7 @@ class StageSpec(Generic[C, R]):
         unknown = [r for r in inputs if not any(r.startswith(d) if d.endswith(":") else r == d for d in declared)]
         if missing or unknown:
             raise TypeError(f"{name}: inputs {sorted(inputs)} do not match {self.kind}'s roles {list(declared)}")
-        return Stage(name, self.version, self.fn, config, inputs, self.collective)
+        return Stage(name, self.version, self.fn, config, inputs, self.collective, self.cost)
 
     def read(self, out: StageOutput) -> R:
         """The typed result of a finished stage of this kind (from its manifest's meta)."""
@@ -140,8 +143,10 @@ class Stage:
     fn: Callable[[StageContext[Any]], Any]
     config: Any = field(default_factory=dict)
     inputs: Mapping[str, "StageOutput | Pending"] = field(default_factory=dict)
-    # How the stage runs across ranks, not what it computes: not part of the key.
+    # How the stage runs across ranks and when it is scheduled, not what it computes: not
+    # part of the key.
     collective: bool = False
+    cost: float = 1.0
 
     def config_json(self) -> dict[str, Any]:
         """The config as JSON-able data: what the key is taken of and the manifest records."""

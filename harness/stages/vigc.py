@@ -189,6 +189,7 @@ def run_vigc_generate(ctx: StageContext[VIGCGenerateConfig]) -> VIGCGenerateResu
 
 
 VIGC_TRAIN = StageSpec("vigc/train", VERSION, run_vigc_train, VIGCTrainConfig, VIGCTrainResult,
-                       inputs=("world", "data:"), optional=("lm", "vision", "align"), collective=True)
+                       inputs=("world", "data:"), optional=("lm", "vision", "align"), collective=True,
+                       cost=200)
 VIGC_GENERATE = StageSpec("data/vigc", VERSION, run_vigc_generate, VIGCGenerateConfig, VIGCGenerateResult,
-                          inputs=("model", "world"))
+                          inputs=("model", "world"), cost=160)

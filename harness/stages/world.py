@@ -55,7 +55,7 @@ def run_world(ctx: StageContext[WorldStageConfig]) -> WorldResult:
     return WorldResult(images=written)
 
 
-WORLD = StageSpec("world", VERSION, run_world, WorldStageConfig, WorldResult)
+WORLD = StageSpec("world", VERSION, run_world, WorldStageConfig, WorldResult, cost=6)
 
 
 def image_infos(world_dir: Path, split: str, with_scenes: bool = True) -> list[ImageInfo]:

@@ -5,6 +5,12 @@ own data and connector. The tiny models are too small to keep two cores busy fro
 (a training step with 2 threads is 1.7x faster than with 1, not 2x; measured), so two
 single-threaded workers get through the graph sooner than one process with two threads.
 
+When more stages are ready than there are workers, the one heading the costliest chain of
+stages still to come starts first (each kind of stage declares its rough cost): the VIGC chain
+(train, generate, three finetunes) then starts as soon as it can instead of after every finetune
+that happened to be submitted before it, and the study ends sooner. Which stage runs when never
+changes what it computes.
+
 Stages stay pure functions of their config and inputs: a worker runs exactly what
 `Runner.run` would (`harness.stages.runner.compute`, with the same per-stage lock), so the cache,
 resume after a kill and the outputs' layout are the same. One difference: a stage computed
@@ -13,13 +19,14 @@ with one thread may differ from a two-thread run in the last bits of its floats.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from harness.core.errors import WorkerDied
 from harness.core.progress import ProgressFactory, ProgressTask, silent_progress
@@ -29,8 +36,8 @@ _events: Any = None  # the worker's queue of progress events to the parent (set 
 
 
 class ParallelRunner(Runner):
-    """A `Runner` whose `submit` returns at once; stages run in `jobs` worker processes as soon
-    as their inputs are finished (first come, first served), cached ones are read here."""
+    """A `Runner` whose `submit` returns at once; stages run in `jobs` worker processes once
+    their inputs are finished (the longest remaining chain first), cached ones are read here."""
 
     def __init__(self, cache_dir: Path, progress: ProgressFactory = silent_progress,
                  on_stage: Callable[[StageOutput], None] | None = None, jobs: int = 2, threads: int = 1) -> None:
@@ -43,6 +50,15 @@ class ParallelRunner(Runner):
         self._relay: threading.Thread | None = None
         self._failed = threading.Event()
         self._first_error: BaseException | None = None  # what every later wait re-raises
+        # The submitted graph, for the order in which ready stages take a worker.
+        self._cost: dict[str, float] = {}
+        self._children: dict[str, list[str]] = {}
+        self._inputs: dict[str, list[str]] = {}
+        self._done: set[str] = set()  # finished (computed, cached or failed)
+        self._placed: set[str] = set()  # past the choice: holding a worker, cached, or failed
+        self._slots = threading.Condition(self._lock)
+        self._busy = 0
+        self._waiting: set[str] = set()
 
     def run(self, stage: Stage) -> StageOutput:
         """Submit the stage and wait for it."""
@@ -51,6 +67,11 @@ class ParallelRunner(Runner):
     def submit(self, stage: Stage) -> Pending:
         """Queue the stage; it runs once every input is finished. Returns at once."""
         p = Pending(stage.name, stage.key())
+        with self._lock:
+            self._cost[stage.name] = stage.cost
+            self._inputs[stage.name] = [i.name for i in stage.inputs.values() if isinstance(i, Pending)]
+            for inp in stage.inputs.values():
+                self._children.setdefault(inp.name, []).append(stage.name)
         t = threading.Thread(target=self._drive, args=(stage, p), name=f"stage {stage.name}", daemon=True)
         self._drivers.append(t)
         t.start()
@@ -89,7 +110,8 @@ class ParallelRunner(Runner):
                     # itself (its one-line message), not a note that something failed earlier.
                     raise self._first_error or RuntimeError(f"{stage.name}: not started, an earlier stage failed")
                 try:
-                    out = self._workers().submit(_work, self.cache_dir, stage).result()
+                    with self._worker_slot(stage.name):
+                        out = self._workers().submit(_work, self.cache_dir, stage).result()
                 except BrokenProcessPool as e:
                     # The stage's own errors come back as exceptions; a broken pool means a
                     # worker process vanished (SIGKILL, the OOM killer). Finished stages are
@@ -98,13 +120,62 @@ class ParallelRunner(Runner):
                                      "memory); rerun to resume, with --jobs 1 to use less memory") from e
             with self._lock:
                 self._record(out)
+                self._settle(stage.name)
             p.set(out)
         except BaseException as e:  # handed to whoever waits on the stage (or a dependent)
             with self._lock:
                 if self._first_error is None:
                     self._first_error = e
+                self._settle(stage.name)
             self._failed.set()
             p.fail(e)
+
+    def _settle(self, name: str) -> None:
+        """Record (holding the lock) that `name` is finished; wake the stages waiting for a worker."""
+        self._done.add(name)
+        self._placed.add(name)
+        self._slots.notify_all()
+
+    def _chain(self, name: str, memo: dict[str, float]) -> float:
+        """The cost of `name` plus that of the costliest chain of stages that wait on it."""
+        if name not in memo:
+            memo[name] = self._cost.get(name, 1.0) + max(
+                (self._chain(c, memo) for c in self._children.get(name, ())), default=0.0)
+        return memo[name]
+
+    @contextlib.contextmanager
+    def _worker_slot(self, name: str) -> Iterator[None]:
+        """Hold one of the `jobs` workers. Of the stages whose inputs are all finished, the one
+        heading the costliest chain (ties: the first submitted) gets the next free worker, even
+        if its thread has not asked yet: a stage that just became ready is a moment behind the
+        ones already waiting, and it is often the one on the critical path."""
+        with self._slots:
+            self._waiting.add(name)
+            try:
+                while True:
+                    if self._failed.is_set():
+                        raise self._first_error or RuntimeError(f"{name}: not started, an earlier stage failed")
+                    if self._busy < self.jobs and self._next() == name:
+                        break
+                    self._slots.wait(timeout=1.0)  # the timeout notices a failure elsewhere
+            finally:
+                self._waiting.discard(name)
+            self._busy += 1
+            self._placed.add(name)
+        try:
+            yield
+        finally:
+            with self._slots:
+                self._busy -= 1
+                self._slots.notify_all()
+
+    def _next(self) -> str | None:
+        """The ready stage (all inputs finished, not yet placed) that should get a worker next."""
+        ready = [n for n in self._cost if n not in self._placed and all(i in self._done for i in self._inputs[n])]
+        if not ready:
+            return None
+        memo: dict[str, float] = {}
+        return max(ready, key=lambda n: self._chain(n, memo))  # max keeps the first of equals
 
     def _workers(self) -> ProcessPoolExecutor:
         with self._lock:

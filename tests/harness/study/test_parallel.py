@@ -147,3 +147,26 @@ def test_a_killed_worker_is_a_one_line_error(tmp_path: Path) -> None:
     finally:
         runner.close(abort=True)
     assert not list(tmp_path.rglob("manifest.json"))
+
+
+def stamp(ctx: StageContext) -> dict[str, Any]:
+    """Records when it started; sleeps `sleep` seconds."""
+    started = time.time()
+    time.sleep(ctx.config.get("sleep", 0))
+    return {"started": started}
+
+
+def test_longest_chain_starts_first(tmp_path: Path) -> None:
+    # One worker, busy; then two stages become ready together: 'cheap' (submitted first, no
+    # followers) and 'head', which a costly stage waits on. 'head' must get the worker first.
+    runner = ParallelRunner(tmp_path, jobs=1)
+    try:
+        busy = runner.submit(Stage("busy", 1, stamp, {"sleep": 2.0}))
+        time.sleep(0.5)  # 'busy' holds the worker before the others arrive
+        cheap = runner.submit(Stage("cheap", 1, stamp, {}, cost=1.0))
+        head = runner.submit(Stage("head", 1, stamp, {}, cost=1.0))
+        tail = runner.submit(Stage("tail", 1, stamp, {}, {"head": head}, cost=50.0))
+        started = {p.name: p.result().meta["started"] for p in (busy, cheap, head, tail)}
+    finally:
+        runner.close()
+    assert started["busy"] < started["head"] < started["tail"] < started["cheap"]
