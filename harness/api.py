@@ -538,13 +538,16 @@ def render_report(run_dir: Path, fmt: str = "md") -> str:
     return render_run_markdown(run, title)
 
 
-def export_foundation(run_dir: Path, out_dir: Path) -> dict[str, Any]:
-    """Export a finished study's vision towers and LM (with checksums and recipes) for
-    `foundation.pretrained`; returns the folder's index."""
+def export_foundation(run_dir: Path, out_dir: Path, parts: Sequence[str] = (), add: bool = False) -> dict[str, Any]:
+    """Export a finished study's foundation parts (with checksums and recipes) for
+    `foundation.pretrained`; returns the folder's index. `parts`: default the vision towers and
+    the LM; `add`: keep the other parts of an existing `out_dir`."""
     from harness.core.records import MANIFEST
-    from harness.stages.pretrained import export
+    from harness.stages.pretrained import PARTS, export, read_index
 
-    run = Path(run_dir)
+    run, out = Path(run_dir), Path(out_dir)
     if not (run / MANIFEST).is_file():
         raise BadInput(f"{run / MANIFEST}: not found (is {run} a finished run directory?)")
-    return export(run, Path(out_dir))
+    if add:
+        read_index(out)  # one line if it is not a foundation folder
+    return export(run, out, tuple(parts) or PARTS, add=add)

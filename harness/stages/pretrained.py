@@ -7,6 +7,12 @@ into a folder (`foundation.json` + the stages' files) that a config names with
 `foundation.pretrained`; the study then loads them instead of training them. The folder
 records the exact training configs, and a config whose recipe differs is refused before any
 work starts: the weights would not be what the config says.
+
+The folder may also hold the aligned connectors (`align-clip`, `align-blip`), as LLaVA ships
+its stage-1 projector. They are used only where they fit exactly: the same alignment recipe,
+world and stage code, trained on the very LM and tower files of this folder. Otherwise the
+study trains the connector itself (minutes, not the hour the LM and towers take), so they are
+never a reason to refuse a config.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ WORLD_KEYS = ("kind", "image_size", "grid", "min_objects", "max_objects", "occlu
 # Keys a folder exported before they existed was trained without (their value then).
 WORLD_DEFAULTS = {"occlusion": 0.0}
 PARTS = ("lm", "vision-clip", "vision-blip")
+CONNECTORS = ("align-clip", "align-blip")  # optional parts (see the module note)
 
 
 def resolve(spec: str) -> Path:
@@ -107,6 +114,35 @@ def check(folder: Path, foundation: Mapping[str, Any], world: Mapping[str, Any],
                             f"config has {v}; set foundation.pretrained=null to train the foundation")
 
 
+def _input_dir(run_dir: Path, stages: Mapping[str, Any], stage_manifest: Mapping[str, Any], role: str) -> Path:
+    key = stage_manifest["inputs"][role]
+    entry = next(e for e in stages.values() if e["key"] == key)
+    return stage_dir_from_manifest(run_dir, entry["path"])
+
+
+def _file_hashes(folder: Path) -> dict[str, str]:
+    return {f.relative_to(folder).as_posix(): _sha256(f)
+            for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)}
+
+
+def connector_fits(folder: Path, part: str, config: Mapping[str, Any], world: Mapping[str, Any]) -> bool:
+    """Whether the folder's connector `part` is exactly what the study would train: same
+    recipe (`config`, without the seed), world and stage code, aligned on this folder's LM and
+    tower files."""
+    from harness.stages import foundation as foundation_stage
+
+    entry = read_index(folder)["parts"].get(part)
+    if entry is None:
+        return False
+    tower = "vision-" + part.split("-", 1)[1]
+    parts = read_index(folder)["parts"]
+    return (entry.get("code_version") == foundation_stage.VERSION
+            and entry.get("config") == {k: v for k, v in config.items() if k != "seed"}
+            and {**WORLD_DEFAULTS, **entry.get("world", {})} == _world_spec(world)
+            and entry.get("aligned_on") == {"lm": parts.get("lm", {}).get("files"),
+                                            "vision": parts.get(tower, {}).get("files")})
+
+
 def digest(folder: Path, part: str) -> str:
     """A hash of one part's files as the index lists them (part of the loading stage's key)."""
     return sha256_bytes(repr(sorted(read_index(folder)["parts"][part]["files"].items())).encode())
@@ -146,17 +182,26 @@ def run_load(ctx: StageContext[LoadConfig]) -> LoadResult:
 LOAD = StageSpec("foundation/load", VERSION, run_load, LoadConfig, LoadResult)
 
 
-def export(run_dir: Path, out: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+def export(run_dir: Path, out: Path, parts: tuple[str, ...] = PARTS, add: bool = False) -> dict[str, Any]:
     """Write the foundation stages of a finished study (`run_dir`) into `out` with their index.
 
-    Each part's files, its training config, the world settings, its training time and meta.
+    Each part's files, its training config, the world settings, its training time and meta; a
+    connector also records the hashes of the LM and tower files it was aligned on. With `add`,
+    `out` is an existing folder whose other parts are kept (e.g. connectors aligned by a study
+    that loaded its LM and towers from that folder).
     """
     manifest = read_json(run_dir / MANIFEST)
     stages = manifest.get("stages", {})
     world = manifest["config"]["world"]
-    index: dict[str, Any] = {"format": FORMAT, "parts": {}}
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
+    if add:
+        index = read_index(out)
+        shutil.copytree(out, tmp)
+        for part in parts:
+            shutil.rmtree(tmp / part, ignore_errors=True)
+    else:
+        index = {"format": FORMAT, "parts": {}}
     for part in parts:
         entry = stages.get(f"foundation/{part}")
         if entry is None:
@@ -176,6 +221,9 @@ def export(run_dir: Path, out: Path, parts: tuple[str, ...] = PARTS) -> dict[str
         index["parts"][part] = {"config": config, "seed": sm["config"].get("seed"), "world": _world_spec(world),
                                 "files": files, "meta": sm.get("meta", {}), "seconds": sm.get("seconds"),
                                 "code_version": sm.get("version"), "harness": sm.get("harness")}
+        if part in CONNECTORS:
+            index["parts"][part]["aligned_on"] = {role: _file_hashes(_input_dir(run_dir, stages, sm, role))
+                                                  for role in ("lm", "vision")}
     write_json(tmp / INDEX, index)
     if out.exists():
         shutil.rmtree(out)

@@ -87,12 +87,17 @@ class _Graph:
         if arch not in self._align:
             a = self.cfg.foundation.align
             q = arch == "instructblip"  # the Q-Former has its own budget
-            self._align[arch] = self.runner.submit(foundation_stage.ALIGN(
-                f"foundation/align-{VISION_ARCH[arch]}", foundation_stage.AlignStageConfig(
-                    steps=a.qformer_steps if q else a.steps, batch=a.qformer_batch if q else a.batch,
-                    lr=a.qformer_lr if q else a.lr, arch=arch, num_query_tokens=self.cfg.vigc.num_query_tokens,
-                    seed=self.seed),
-                {"world": self.world, "lm": self.lm(), "vision": self.vision(arch)}))
+            config = foundation_stage.AlignStageConfig(
+                steps=a.qformer_steps if q else a.steps, batch=a.qformer_batch if q else a.batch,
+                lr=a.qformer_lr if q else a.lr, arch=arch, num_query_tokens=self.cfg.vigc.num_query_tokens,
+                seed=self.seed)
+            part = f"align-{VISION_ARCH[arch]}"
+            if self.pretrained is not None and pretrained.connector_fits(
+                    self.pretrained, part, config.model_dump(mode="json"), pretrained_world(self.cfg)):
+                self._align[arch] = self._load(part)
+            else:
+                self._align[arch] = self.runner.submit(foundation_stage.ALIGN(
+                    f"foundation/{part}", config, {"world": self.world, "lm": self.lm(), "vision": self.vision(arch)}))
         return self._align[arch]
 
     def generate(self, name: str, generator: str, split: str, data_types: tuple[str, ...],
@@ -128,10 +133,14 @@ def check_pretrained(cfg: StudyConfig) -> None:
     """With `foundation.pretrained`, refuse weights whose recipe differs from the config's, before any work."""
     if cfg.foundation.pretrained:
         f = config_dict(cfg.foundation)
-        # A files world exported from the embedded world keeps its geometry (image size, grid,
-        # objects per scene), which is all the weights depend on; its kind does not count.
-        world = {**config_dict(cfg.world), "kind": "embedded"}
-        pretrained.check(pretrained.resolve(cfg.foundation.pretrained), f, world, foundation_parts(cfg))
+        pretrained.check(pretrained.resolve(cfg.foundation.pretrained), f, pretrained_world(cfg), foundation_parts(cfg))
+
+
+def pretrained_world(cfg: StudyConfig) -> dict[str, Any]:
+    """The world settings pretrained weights are checked against. A files world exported from
+    the embedded world keeps its geometry (image size, grid, objects per scene), which is all
+    the weights depend on; its kind does not count."""
+    return {**config_dict(cfg.world), "kind": "embedded"}
 
 
 def submit(cfg: StudyConfig, runner: Runner) -> Submitted:

@@ -108,3 +108,44 @@ def test_shipped_weights_match_the_tiny_recipe() -> None:
     for part in foundation_parts(cfg):
         for rel, sha in index["parts"][part]["files"].items():
             assert pretrained._sha256(folder / part / rel) == sha, f"{part}/{rel}"
+
+
+def _align_plan(overrides: list[str]) -> dict[str, dict]:
+    from harness.study.graph import plan
+
+    cfg = load_config(preset="tiny", overrides=overrides)
+    return {s.name: s.config for s in plan(cfg, Path("/nonexistent-cache")) if s.name.startswith("foundation/align")}
+
+
+def test_shipped_connectors_are_loaded_only_where_they_fit() -> None:
+    """The tiny preset loads both shipped connectors (their files checksummed like the other
+    parts); another alignment recipe, or another LM, trains them instead."""
+    folder = pretrained.resolve("builtin:tiny")
+    index = pretrained.read_index(folder)
+    for part in pretrained.CONNECTORS:
+        for rel, sha in index["parts"][part]["files"].items():
+            assert pretrained._sha256(folder / part / rel) == sha, f"{part}/{rel}"
+    plan = _align_plan([])
+    assert {n: c.get("part") for n, c in plan.items()} == {"foundation/align-clip": "align-clip",
+                                                          "foundation/align-blip": "align-blip"}
+    plan = _align_plan(["foundation.align.steps=10"])
+    assert plan["foundation/align-clip"]["steps"] == 10  # trained: its recipe differs
+    assert plan["foundation/align-blip"]["part"] == "align-blip"  # the Q-Former's recipe is its own
+
+
+def test_a_connector_aligned_on_other_lm_files_is_not_used(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "w"
+    shutil.copytree(pretrained.resolve("builtin:tiny"), folder)
+    cfg = load_config(preset="tiny")
+    world = {**config_dict(cfg.world), "kind": "embedded"}
+    align = pretrained.read_index(folder)["parts"]["align-clip"]["config"]
+    assert pretrained.connector_fits(folder, "align-clip", dict(align, seed=0), world)
+    assert not pretrained.connector_fits(folder, "align-clip", dict(align, lr=0.1, seed=0), world)
+    assert not pretrained.connector_fits(folder, "align-clip", dict(align, seed=0), dict(world, grid=5))
+    index = json.loads((folder / pretrained.INDEX).read_text())
+    index["parts"]["lm"]["files"]["lm/model.safetensors"] = "0" * 64  # as if the LM were re-exported
+    (folder / pretrained.INDEX).write_text(json.dumps(index))
+    assert not pretrained.connector_fits(folder, "align-clip", dict(align, seed=0), world)
+    assert not pretrained.connector_fits(folder, "align-nothing", dict(align, seed=0), world)
