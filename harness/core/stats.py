@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 
@@ -19,12 +19,7 @@ def bootstrap_ci(items: Sequence[T], metric: Callable[[Sequence[T]], float], n_b
     """
     if len(items) < 2 or n_boot <= 0:
         return None, None
-    rng = random.Random(seed)
-    n = len(items)
-    vals = []
-    for _ in range(n_boot):
-        sample = [items[rng.randrange(n)] for _ in range(n)]
-        vals.append(metric(sample))
+    vals = [metric([items[i] for i in idx]) for idx in resample_indices(random.Random(seed), len(items), n_boot)]
     vals.sort()
     lo = vals[int((alpha / 2) * (n_boot - 1))]
     hi = vals[int((1 - alpha / 2) * (n_boot - 1))]
@@ -39,12 +34,9 @@ def bootstrap_many(items: Sequence[T], metrics: Callable[[Sequence[T]], dict[str
     """
     if len(items) < 2 or n_boot <= 0:
         return {k: (None, None) for k in metrics(items)}
-    rng = random.Random(seed)
-    n = len(items)
     draws: dict[str, list[float]] = {}
-    for _ in range(n_boot):
-        sample = [items[rng.randrange(n)] for _ in range(n)]
-        for k, v in metrics(sample).items():
+    for idx in resample_indices(random.Random(seed), len(items), n_boot):
+        for k, v in metrics([items[i] for i in idx]).items():
             draws.setdefault(k, []).append(v)
     out: dict[str, tuple[float | None, float | None]] = {}
     for k in metrics(items):
@@ -54,6 +46,33 @@ def bootstrap_many(items: Sequence[T], metrics: Callable[[Sequence[T]], dict[str
             continue
         out[k] = (vals[int((alpha / 2) * (len(vals) - 1))], vals[int((1 - alpha / 2) * (len(vals) - 1))])
     return out
+
+
+def resample_indices(rng: random.Random, n: int, n_boot: int) -> Iterator[list[int]]:
+    """The item indices of `n_boot` resamples of `n` items: exactly what `n_boot` rounds of
+    `[rng.randrange(n) for _ in range(n)]` draw, at a fraction of the cost.
+
+    `randrange(n)` tries `getrandbits(k)` (k = n.bit_length(), one 32-bit output of the
+    generator shifted right by 32 - k) until a try is below n. `getrandbits(32 * m)` returns the
+    next m outputs as one integer, the first output lowest, so the tries can be made and
+    filtered in bulk. The generator ends further on than the loop would leave it: use `rng`
+    for nothing else afterwards.
+    """
+    import numpy as np
+
+    k = n.bit_length()
+    if n <= 0 or k > 32:  # beyond one output per try: the plain loop
+        for _ in range(n_boot):
+            yield [rng.randrange(n) for _ in range(n)]
+        return
+    kept = np.empty(0, dtype=np.uint32)
+    for _ in range(n_boot):
+        while len(kept) < n:
+            m = max(2 * n, 4096)  # at least half the tries succeed (n >= 2 ** (k - 1))
+            words = np.frombuffer(rng.getrandbits(32 * m).to_bytes(4 * m, "little"), dtype="<u4") >> (32 - k)
+            kept = np.concatenate([kept, words[words < n]])
+        yield kept[:n].tolist()
+        kept = kept[n:]
 
 
 def mean(xs: Sequence[float]) -> float:

@@ -107,3 +107,17 @@ def test_paired_test_of_a_pooled_rate_swaps_whole_units() -> None:
 def test_paired_test_needs_aligned_units() -> None:
     with pytest.raises(ValueError):
         paired_test([1.0, 0.0], [1.0])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 64, 65, 1424, (1 << 20) + 3])
+def test_resample_indices_are_the_plain_loops_draws(n: int) -> None:
+    """The bulk draws are exactly `randrange`'s, so intervals did not move when they came in."""
+    import random
+
+    from harness.core.stats import resample_indices
+
+    rounds = 3 if n > 10_000 else 40
+    for seed in (0, 7):
+        r = random.Random(seed)
+        want = [[r.randrange(n) for _ in range(n)] for _ in range(rounds)]
+        assert list(resample_indices(random.Random(seed), n, rounds)) == want
