@@ -47,12 +47,17 @@ def plan_study(cfg: StudyConfig, run_dir: Path, cache_dir: Path | None = None) -
 
 def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silent_progress,
               cache_dir: Path | None = None, jobs: int | None = None,
-              on_stage: Callable[[StageOutput], None] | None = None) -> StudyResult:
+              on_stage: Callable[[StageOutput], None] | None = None, device: str = "cpu") -> StudyResult:
     """Run (or reuse) every stage of a study and write the run directory (results, data quality,
-    reports, manifest). `jobs` defaults to 2 worker processes for tiny models on 2+ cores, else 1."""
+    reports, manifest). `jobs` defaults to 2 worker processes for tiny models on 2+ cores, else 1.
+    `device`: cpu, cuda or auto (cuda where there is one), where every stage that trains or runs a
+    model runs it; under torchrun with cuda, rank r uses cuda:LOCAL_RANK. The device is not part of
+    any stage's cache key: a rerun on another device reuses what is finished."""
+    from harness.models.runtime import resolve_device
     from harness.study.parallel import default_jobs
     from harness.study.run import run_study as run
 
+    dev = resolve_device(device)  # cuda without a GPU fails here, before anything is written
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub unless the user named one
     env = launch_env()
     if env.enabled:  # one stage at a time per rank; the ranks share each training step instead
@@ -67,7 +72,7 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
         from harness.models.runtime import configure
 
         configure()  # stages run in this process (workers set up their own threads)
-    return run(cfg, Path(run_dir), progress, on_stage, cache_dir=cache_dir, jobs=jobs)
+    return run(cfg, Path(run_dir), progress, on_stage, cache_dir=cache_dir, jobs=jobs, device=dev)
 
 
 def launch_env() -> DistEnv:

@@ -35,8 +35,10 @@ class DistributedRunner(Runner):
     """A sequential `Runner` for one rank of a data-parallel job (see the module note)."""
 
     def __init__(self, cache_dir: Path, env: distributed.DistEnv, progress: ProgressFactory = silent_progress,
-                 on_stage: Callable[[StageOutput], None] | None = None) -> None:
-        super().__init__(cache_dir, progress if env.is_main else silent_progress, on_stage)
+                 on_stage: Callable[[StageOutput], None] | None = None, device: str = "cpu") -> None:
+        # With CUDA each rank takes the GPU of its local rank (cuda:LOCAL_RANK).
+        super().__init__(cache_dir, progress if env.is_main else silent_progress, on_stage,
+                         distributed.rank_device(device, env))
         self.env = env
 
     def run(self, stage: Stage) -> StageOutput:
@@ -59,7 +61,7 @@ class DistributedRunner(Runner):
             distributed.broadcast(_RUN)
 
         try:
-            out = compute(self.cache_dir, stage, self.progress, start if stage.collective else None)
+            out = compute(self.cache_dir, stage, self.progress, start if stage.collective else None, self.device)
         except BaseException as e:
             # Inside a collective stage the others are in the loop's collectives, not listening:
             # this process's exit ends them (the launcher stops the job when one rank fails).
@@ -87,7 +89,8 @@ class DistributedRunner(Runner):
         (rank 0 alone writes the stage's output)."""
         scratch = Path(tempfile.mkdtemp(prefix=f"vigc-rank{self.env.rank}-"))
         try:
-            ctx = StageContext(stage.name, stage.key(), stage.config, dict(stage.inputs), scratch, silent_progress)
+            ctx = StageContext(stage.name, stage.key(), stage.config, dict(stage.inputs), scratch, silent_progress,
+                               self.device)
             return stage.fn(ctx)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
