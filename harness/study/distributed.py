@@ -6,10 +6,14 @@ run's results and reports. For each stage:
 
 - finished already (rank 0 looks): every rank reads it;
 - a collective stage (the training loops: foundation, connector alignment, VIGC training,
-  finetuning): every rank runs the stage function, each on its share of every global batch;
-  rank 0 writes into the stage directory, the others into a scratch directory they delete;
-- any other stage (world, data, generation, prediction, scoring, quality): rank 0 runs it
-  alone while the others wait for its word, then read its output.
+  finetuning; and VIG / VIC generation and prediction, whose batches the ranks share through
+  `distributed.batch_split`): every rank runs the stage function, each on its share of the
+  batches; rank 0 writes into the stage directory, the others into a scratch directory they
+  delete;
+- any other stage (world, language-only data, scoring, quality): rank 0 runs it alone while
+  the others wait for its word, then read its output.
+
+With `cuda`, each rank runs its stages on `cuda:LOCAL_RANK`.
 
 So ranks other than 0 need to see the cache rank 0 writes: on one machine they do; across
 machines the run directory (or `--cache`) must be on a shared filesystem.
