@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Sequence
 
 from harness.core.records import Conversation, GenerationRecord, Scene, Turn
 from harness.core.progress import ProgressFactory, silent_progress
+from harness.core.sharding import BatchSplit
 from harness.world.qa import split_options
 
 DATA_TYPES = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
@@ -53,6 +54,9 @@ class GenerationContext:
     progress: ProgressFactory = silent_progress
     model: Any = None  # a VLM adapter, for generators that read pixels
     options: dict[str, Any] = field(default_factory=dict)
+    # The processes sharing the model's batches (under torchrun, each computes its share and all
+    # get every result, so every process returns the same records); default: this one alone.
+    split: BatchSplit = field(default_factory=BatchSplit)
 
 
 class Generator(ABC):

@@ -25,6 +25,7 @@ from generators.base import GenerationContext, Generator, ImageInfo
 from generators.vig_parse import parse_vig
 from harness.core.text import first_sentence, sentences
 from harness.core.records import GenerationRecord
+from harness.core.sharding import BatchSplit
 
 VIG_INSTRUCTIONS: dict[str, tuple[str, ...]] = {
     "conversation": (
@@ -102,8 +103,11 @@ def vic_step_outcome(continuation: str, rule: StopRule) -> tuple[str, bool]:
 
 
 def correct(vlm: Any, feats: Any, questions: Sequence[str], rule: StopRule, max_new_tokens: int = 48,
-            batch_size: int = 64, max_steps: int = 12) -> list[tuple[str, list[str]]]:
-    """VIC for a batch of (image features, question): the final answers and each step's raw output."""
+            batch_size: int = 64, max_steps: int = 12, split: BatchSplit = BatchSplit()) -> list[tuple[str, list[str]]]:
+    """VIC for a batch of (image features, question): the final answers and each step's raw output.
+
+    Each step's batches may be shared among processes (`split`): every one gets all the step's
+    outputs, so all go on with the same unfinished answers."""
     n = len(questions)
     accepted: list[list[str]] = [[] for _ in range(n)]
     steps: list[list[str]] = [[] for _ in range(n)]
@@ -113,13 +117,16 @@ def correct(vlm: Any, feats: Any, questions: Sequence[str], rule: StopRule, max_
         if not active:
             break
         still: list[int] = []
-        for s in range(0, len(active), batch_size):
-            idx = active[s:s + batch_size]
+        batches = [active[s:s + batch_size] for s in range(0, len(active), batch_size)]
+        got: dict[int, list[str]] = {}
+        for b in split.mine(len(batches)):
+            idx = batches[b]
             prefixes = [" ".join(accepted[i]) for i in idx]
             prompts = [vic_prompt(questions[i]) for i in idx]
             qtexts = [f"{prompts[k]} {prefixes[k]}".strip() for k in range(len(idx))]
-            outs = vlm.generate(feats[idx], prompts, qformer_texts=qtexts, max_new_tokens=max_new_tokens,
-                                prefixes=prefixes)
+            got[b] = vlm.generate(feats[idx], prompts, qformer_texts=qtexts, max_new_tokens=max_new_tokens,
+                                  prefixes=prefixes)
+        for idx, outs in zip(batches, split.merge(got, len(batches))):
             for i, out in zip(idx, outs):
                 steps[i].append(out)
                 sent, ended = vic_step_outcome(out, rule)
@@ -156,15 +163,21 @@ class VIGC(Generator):
             for dt in ctx.data_types:
                 for k in range(ctx.per_image):
                     jobs.append((info, dt, k, vig_instruction(dt, rng, opts.get("first_words"))))
+        # Every process takes every image's features (a small part of the work, and the same rows
+        # as one process's); the VIG batches, and each VIC step's, are shared out by `ctx.split`.
         feats, rows = feature_table(vlm, [j[0].path for j in jobs])
-        task = ctx.progress("VIG", len(jobs))
-        raw: list[str] = []
-        for s in range(0, len(jobs), bs):
+        starts = range(0, len(jobs), bs)
+        mine = ctx.split.mine(len(starts))
+        task = ctx.progress("VIG", sum(len(jobs[starts[b]:starts[b] + bs]) for b in mine))
+        got: dict[int, list[str]] = {}
+        for b in mine:
+            s = starts[b]
             chunk = jobs[s:s + bs]
-            raw += vlm.generate(feats[rows[s:s + bs]], [j[3] for j in chunk], qformer_texts=[j[3] for j in chunk],
-                                max_new_tokens=opts.get("vig_max_new_tokens", 96))
+            got[b] = vlm.generate(feats[rows[s:s + bs]], [j[3] for j in chunk], qformer_texts=[j[3] for j in chunk],
+                                  max_new_tokens=opts.get("vig_max_new_tokens", 96))
             task.advance(len(chunk))
         task.close()
+        raw = [text for texts in ctx.split.merge(got, len(starts)) for text in texts]
         parsed = [parse_vig(t) for t in raw]
         ok = [i for i, p in enumerate(parsed) if p.status == "ok"]
         corrected: dict[int, tuple[str, list[str]]] = {}
@@ -173,7 +186,7 @@ class VIGC(Generator):
             for s in range(0, len(ok), bs * 4):
                 part = ok[s:s + bs * 4]
                 res = correct(vlm, feats[[rows[i] for i in part]], [parsed[i].question for i in part], rule,
-                              batch_size=bs)
+                              batch_size=bs, split=ctx.split)
                 corrected.update(zip(part, res))
                 task.advance(len(part))
             task.close()

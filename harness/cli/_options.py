@@ -16,6 +16,14 @@ def device_option(f: F) -> F:
                              "GPU with bfloat16, inference runs in bf16 and training autocasts to it.")(f)
 
 
+def study_device_option(f: F) -> F:
+    """`--device cpu|cuda|auto` of `run`: where the study's stages run their models."""
+    return click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+                        help="Where the stages train and run their models: cpu, cuda, or auto (cuda when there is "
+                             "one, else cpu); under torchrun each rank uses cuda:LOCAL_RANK. Not part of any cache "
+                             "key: a rerun on another device reuses the finished stages.")(f)
+
+
 def training_options(f: F) -> F:
     """`--lora` and `--gradient-checkpointing`."""
     f = click.option("--gradient-checkpointing", is_flag=True,

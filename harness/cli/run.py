@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import click
 
+from harness.cli._options import study_device_option
+
 if TYPE_CHECKING:
     from harness.stages.runner import StageOutput
     from harness.study.graph import PlannedStage
@@ -26,8 +28,9 @@ if TYPE_CHECKING:
                    "models on 2+ cores, else 1]. Outputs are the same up to float rounding.")
 @click.option("--dry-run", is_flag=True, help="Print the stages the study would run (cached or to run, cache key, "
               "inputs) and exit; nothing runs.")
+@study_device_option
 def run(config_file: str | None, preset: str | None, out_dir: str | None, overrides: tuple[str, ...],
-        cache_dir: str | None, quiet: bool, jobs: int | None, dry_run: bool) -> None:
+        cache_dir: str | None, quiet: bool, jobs: int | None, dry_run: bool, device: str) -> None:
     """Run a whole study: world, foundation, data, finetune, predict, score, report.
 
     A rerun reuses every finished stage; a changed setting recomputes only what depends on it.
@@ -54,10 +57,10 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     quiet = quiet or not main
     console = Console(stderr=True, quiet=quiet)
     if quiet:
-        res = api.run_study(cfg, run_dir, cache_dir=cache, jobs=jobs)
+        res = api.run_study(cfg, run_dir, cache_dir=cache, jobs=jobs, device=device)
     else:
         with RichProgress(console) as prog:
-            res = api.run_study(cfg, run_dir, prog, cache_dir=cache, jobs=jobs)
+            res = api.run_study(cfg, run_dir, prog, cache_dir=cache, jobs=jobs, device=device)
     console.print(timing_summary(res.history))
     cached = sum(o.cached for o in res.history)
     if cached == len(res.history):

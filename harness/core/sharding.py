@@ -3,13 +3,18 @@
 Each shard writes its records and then, last, a sidecar `<out>.shard.json` naming the shard,
 the run's fingerprint (generator, options, image list) and the number of records, so a shard
 without its sidecar is incomplete by construction, and shards of different runs never mix.
+
+`BatchSplit` is the same idea inside one run: the processes of a data-parallel job take turns
+at a loop's batches and exchange their results (the study's generation and prediction under
+torchrun).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 from harness.core.errors import BadInput, MissingResource
 from harness.core.io import hash_obj, read_json, read_jsonl, write_json, write_jsonl
@@ -31,6 +36,37 @@ def take_shard(items: Sequence[T], shard: tuple[int, int]) -> list[T]:
     """The items of shard i of n (every n-th, starting at i)."""
     i, n = shard
     return list(items[i::n])
+
+
+@dataclass(frozen=True)
+class BatchSplit:
+    """How the processes of a job share a loop's batches: this one (`rank` of `world`) computes
+    every `world`-th batch from `rank` on, and `merge` puts every process's results back in
+    batch order, on every process. The default is one process that computes them all.
+
+    Whole batches are split, never items: each batch is what one process would have run, so
+    the merged results are one process's (the same padding, the same float order).
+    """
+
+    rank: int = 0
+    world: int = 1
+    # Every process's object, in rank order, on every process (an all-gather); needed when world > 1.
+    exchange: Callable[[Any], list[Any]] | None = None
+
+    def mine(self, n: int) -> range:
+        """The indices of the batches (of `n`) this process computes."""
+        return range(self.rank, n, self.world)
+
+    def merge(self, results: dict[int, T], n: int) -> list[T]:
+        """All `n` batches' results in batch order, from each process's `{batch index: result}`
+        (every process must call this, with the batches `mine` gave it)."""
+        parts = [results] if self.world == 1 or self.exchange is None else self.exchange(results)
+        merged: dict[int, T] = {}
+        for part in parts:
+            merged.update(part)
+        if sorted(merged) != list(range(n)):
+            raise RuntimeError(f"batch split: {len(merged)} of {n} batches came back (rank {self.rank} of {self.world})")
+        return [merged[i] for i in range(n)]
 
 
 def sidecar(out: Path) -> Path:

@@ -10,9 +10,10 @@ CONNECTOR_FILE = "connector.safetensors"
 
 
 def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: int,
-                  align_dir: Path | None = None) -> Any:
+                  align_dir: Path | None = None, device: str = "cpu") -> Any:
     """A tiny VLM from the foundation's tokenizer, LM and vision tower, and the pretrained
-    connector from `align_dir` when given (else the connector starts untrained)."""
+    connector from `align_dir` when given (else the connector starts untrained), on `device`
+    (a torch device string)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, CLIPVisionModel, InstructBlipVisionModel
 
@@ -41,5 +42,6 @@ def assemble_tiny(arch: str, lm_dir: Path, vision_dir: Path, num_query_tokens: i
         missing = set(state) - set(dict(model.named_parameters()))
         assert not missing, f"connector keys not in the model: {sorted(missing)[:3]}"
         model.load_state_dict(state, strict=False)
-    model.eval()
+    # Built on the CPU, then moved: the seeded initialisation is the same whatever the device.
+    model.to(device).eval()
     return VLM(model, make_processor(arch, tok, vspec.image_size, vspec.patch_size, num_query_tokens), arch)

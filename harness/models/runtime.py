@@ -25,12 +25,14 @@ def resolve_device(device: str, option: str = "--device") -> str:
     Asking for CUDA on a machine without it is a `BadInput` naming the option, raised before
     any model loads or any file is written.
     """
-    import torch
-
     from harness.core.errors import BadInput
 
     if device not in DEVICES:
         raise BadInput(f"{option} {device!r}: expected one of {', '.join(DEVICES)}")
+    if device == "cpu":  # without importing torch: a cached rerun of a study never needs it
+        return device
+    import torch
+
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():

@@ -65,13 +65,15 @@ class SlotCodebook:
     empty_ids: Any = None
 
     @classmethod
-    def create(cls, tokenizer: Any, hidden: int, seed: int) -> "SlotCodebook":
-        """A codebook for `tokenizer` with freshly initialised position directions."""
+    def create(cls, tokenizer: Any, hidden: int, seed: int, device: str = "cpu") -> "SlotCodebook":
+        """A codebook for `tokenizer` with freshly initialised position directions, on `device`."""
         import torch
 
+        # Drawn on the CPU, then moved: the same directions whatever the device.
         g = torch.Generator().manual_seed(seed)
-        pos = torch.nn.Parameter(torch.randn(2, hidden, generator=g) * 0.02)
-        ids = [torch.tensor([word_id(tokenizer, w) for w in words]) for words in (COLOURS, SHAPES, SIZES, PLACES)]
+        pos = torch.nn.Parameter((torch.randn(2, hidden, generator=g) * 0.02).to(device))
+        ids = [torch.tensor([word_id(tokenizer, w) for w in words], device=device)
+               for words in (COLOURS, SHAPES, SIZES, PLACES)]
         return cls(ids[0], ids[1], ids[2], ids[3], pos)
 
     def vectors(self, attrs: Any, embedding: Any) -> Any:
@@ -92,22 +94,23 @@ class SlotCodebook:
         """This codebook with empty cells written as `word` (instead of zero vectors)."""
         import torch
 
-        return replace(self, empty_ids=torch.tensor([word_id(tokenizer, word)]))
+        return replace(self, empty_ids=torch.tensor([word_id(tokenizer, word)], device=self.position.device))
 
     def save(self, out: Path) -> None:
         """Write the codebook (safetensors)."""
         from safetensors.torch import save_file
 
-        save_file({"colour_ids": self.colour_ids, "shape_ids": self.shape_ids, "size_ids": self.size_ids,
-                   "place_ids": self.place_ids, "position": self.position.detach().contiguous(),
-                   **({} if self.empty_ids is None else {"empty_ids": self.empty_ids})}, str(out / SLOT_FILE))
+        t = {"colour_ids": self.colour_ids, "shape_ids": self.shape_ids, "size_ids": self.size_ids,
+             "place_ids": self.place_ids, "position": self.position.detach(),
+             **({} if self.empty_ids is None else {"empty_ids": self.empty_ids})}
+        save_file({k: v.cpu().contiguous() for k, v in t.items()}, str(out / SLOT_FILE))
 
     @classmethod
-    def load(cls, directory: Path) -> "SlotCodebook":
-        """Read a codebook written by `save`."""
+    def load(cls, directory: Path, device: str = "cpu") -> "SlotCodebook":
+        """Read a codebook written by `save`, onto `device`."""
         from safetensors.torch import load_file
 
-        t = load_file(str(directory / SLOT_FILE))
+        t = load_file(str(directory / SLOT_FILE), device=device)
         return cls(t["colour_ids"], t["shape_ids"], t["size_ids"], t["place_ids"], t["position"], t.get("empty_ids"))
 
 

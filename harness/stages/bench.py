@@ -103,16 +103,21 @@ def run_predict(ctx: StageContext[PredictStageConfig]) -> PredictResult:
     """Answer every item of one benchmark (all splits) with one finetuned model."""
     from harness.models.adapter import load_vlm
     from harness.stages.predict import predict_items
+    from harness.training import distributed
 
     c = ctx.config
     bench = BENCHMARKS.get(c.benchmark)()
-    vlm = load_vlm(ctx.input_path("model") / "model")
+    # float32 on every device (see run_vigc_generate): the device is not part of the key.
+    vlm = load_vlm(ctx.input_path("model") / "model", ctx.device)
     world = ctx.input_path("world")
     written = {}
     for split, files in bench_files(ctx.inputs["bench"], c.benchmark).items():
         items = bench.load(files, image_root=WorldLayout(world).images)
+        # Under torchrun every rank runs this stage (it is collective) and answers its share
+        # of the batches; each gets every answer, and rank 0's file is the stage's output.
         answers = predict_items(vlm, items, c.batch_size, c.num_beams, blind=c.blind,
-                                progress=ctx.progress, description=f"predict {c.label} {c.benchmark}/{split}")
+                                progress=ctx.progress, description=f"predict {c.label} {c.benchmark}/{split}",
+                                split=distributed.batch_split())
         pred = ctx.out_dir / f"{split}.predictions"
         bench.write_predictions(items, answers, pred)
         written[split] = pred.name
@@ -213,6 +218,6 @@ def read_results(score_out: StageOutput) -> list[ResultRecord]:
 BENCH_FILES = StageSpec("bench-files", VERSION, run_bench_files, BenchFilesConfig, BenchFilesResult, inputs=("world",),
                         cost=1)
 PREDICT = StageSpec("predict", VERSION, run_predict, PredictStageConfig, PredictResult, inputs=("model", "bench", "world"),
-                    cost=5)
+                    collective=True, cost=5)  # under torchrun the ranks share the batches
 SCORE = StageSpec("score", VERSION, run_score, ScoreStageConfig, ScoreStageResult, inputs=("pred", "bench"),
                   cost=1)

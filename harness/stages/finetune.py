@@ -51,11 +51,11 @@ def run_finetune(ctx: StageContext[FinetuneStageConfig]) -> FinetuneResult:
     c = ctx.config
     torch.manual_seed(c.seed)
     if c.checkpoint:
-        vlm = load_vlm(c.checkpoint)
+        vlm = load_vlm(c.checkpoint, ctx.device)
     else:
         vlm = assemble_tiny(c.arch, ctx.input_path("lm"), ctx.input_path("vision"),
                             num_query_tokens=c.num_query_tokens,
-                            align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
+                            align_dir=ctx.input_path("align") if "align" in ctx.inputs else None, device=ctx.device)
     if c.untuned:
         vlm.save(ctx.out_dir / "model")
         write_json(ctx.out_dir / TRAIN_LOG, {"losses": [], "seconds": 0.0, "examples": 0, "conversations": 0,

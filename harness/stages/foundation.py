@@ -68,7 +68,7 @@ def run_vision(ctx: StageContext[VisionStageConfig]) -> VisionResult:
     labels = torch.tensor([patch_labels(s) for s in scenes])
     centres = torch.tensor([patch_centres(s) for s in scenes])
     torch.manual_seed(c.seed)
-    model = build_vision(c.arch, spec)
+    model = build_vision(c.arch, spec).to(ctx.device)  # built on the CPU: the same weights on any device
     acc = pretrain_vision(model, pix, labels, scenes[0].grid, v.steps, v.batch, v.lr, c.seed,
                           lambda s, t, m: task.advance(1, loss=m["loss"]), centres)
     task.close()
@@ -113,8 +113,9 @@ def init_queries_on_cells(vlm: Any, feats: Any, instruction: str, sharpness: flo
     n = vlm.model.config.num_query_tokens
     patches = feats[:, -n:]  # the tower's patch tokens (after CLS), row-major like the cells
     B, _, D = patches.shape
-    x, y = patches.reshape(-1, D), torch.arange(n).repeat(B)
-    probe = torch.nn.Linear(D, n)
+    dev = patches.device
+    x, y = patches.reshape(-1, D), torch.arange(n, device=dev).repeat(B)
+    probe = torch.nn.Linear(D, n).to(dev)  # made on the CPU, then moved: the same start on any device
     opt = torch.optim.LBFGS(probe.parameters(), max_iter=100, line_search_fn="strong_wolfe")
 
     def closure() -> Any:
@@ -128,7 +129,7 @@ def init_queries_on_cells(vlm: Any, feats: Any, instruction: str, sharpness: flo
     layer = m.qformer.encoder.layer[0]
     with torch.no_grad():
         # The hidden state of each query where it enters the first cross-attention.
-        qids, _ = vlm.qformer_encode([instruction])  # one unpadded text: no mask needed
+        qids = vlm.qformer_encode([instruction])[0].to(dev)  # one unpadded text: no mask needed
         out = layer.attention(m.qformer.embeddings(input_ids=qids, query_embeds=m.query_tokens))
         h = (out[0] if isinstance(out, tuple) else out)[0, :n]  # [n, D]
         attn = layer.crossattention.attention
@@ -136,8 +137,8 @@ def init_queries_on_cells(vlm: Any, feats: Any, instruction: str, sharpness: flo
         dh = D // heads
         # Every head gets the whole match: query i is one-hot in each head's first n dims, and
         # key dim i of each head is the probe's score for cell i (softmax per head).
-        code = torch.zeros(n, D)
-        wk = torch.zeros(D, D)
+        code = torch.zeros(n, D, device=dev)
+        wk = torch.zeros(D, D, device=dev)
         for k in range(heads):
             code[torch.arange(n), k * dh + torch.arange(n)] = 1.0
             wk[k * dh: k * dh + n] = probe.weight.detach() * sharpness * dh ** 0.5
@@ -152,7 +153,7 @@ def init_queries_on_cells(vlm: Any, feats: Any, instruction: str, sharpness: flo
                 later.crossattention.output.dense.weight.zero_()
                 later.crossattention.output.dense.bias.zero_()
         scores = patches @ probe.weight.detach().T  # [B, cells, n]
-        return (scores.argmax(-1) == torch.arange(n)).float().mean().item()
+        return (scores.argmax(-1) == torch.arange(n, device=dev)).float().mean().item()
 
 
 def run_align(ctx: StageContext[AlignStageConfig]) -> AlignResult:
@@ -182,12 +183,13 @@ def run_align(ctx: StageContext[AlignStageConfig]) -> AlignResult:
     world = ctx.input_path("world")
     scenes = read_scenes(world, "foundation")
     cells = scenes[0].grid ** 2
-    vlm = assemble_tiny(arch, ctx.input_path("lm"), ctx.input_path("vision"), num_query_tokens=cells)
-    book = SlotCodebook.load(ctx.input_path("lm"))
+    vlm = assemble_tiny(arch, ctx.input_path("lm"), ctx.input_path("vision"), num_query_tokens=cells,
+                        device=ctx.device)
+    book = SlotCodebook.load(ctx.input_path("lm"), ctx.device)
     feats, rows = feature_table(vlm, [WorldLayout(world).images / s.file_name for s in scenes])
     feats = feats[rows]
     with torch.no_grad():
-        target = book.vectors(attrs_tensor(scenes), vlm.model.get_input_embeddings().weight)
+        target = book.vectors(attrs_tensor(scenes).to(ctx.device), vlm.model.get_input_embeddings().weight)
     params = connector_parameters(vlm)
     for p in vlm.model.parameters():
         p.requires_grad_(False)
@@ -235,7 +237,7 @@ def run_align(ctx: StageContext[AlignStageConfig]) -> AlignResult:
             qids, qmask = vlm.qformer_encode([text] * n) if text is not None else (None, None)
             rel[name] = round((((vlm._image_embeds(feats[:n], qids, qmask) - target[:n]) ** 2).mean()
                                / target[:n].pow(2).mean()).item(), 4)
-    save_file({k: v.detach().contiguous() for k, v in params.items()}, str(ctx.out_dir / CONNECTOR_FILE))
+    save_file({k: v.detach().cpu().contiguous() for k, v in params.items()}, str(ctx.out_dir / CONNECTOR_FILE))
     return AlignResult(mse=round(err, 6), relative_error=rel["instruction"],
                        relative_error_question=rel.get("question", rel["instruction"]))
 

@@ -275,8 +275,9 @@ def run_lm(ctx: StageContext[LMStageConfig]) -> LMResult:
     doc_tok = document_tokenizer(ctx.out_dir / "tokenizer")
     spec = LMSpec(**{k: getattr(cfg, k) for k in LMSpec.model_fields})
     torch.manual_seed(seed)
-    lm = AutoModelForCausalLM.from_config(lm_config(len(tok), spec, tok))
-    book = SlotCodebook.create(tok, spec.hidden, seed)
+    # Built on the CPU, then moved: the seeded initialisation is the same on any device.
+    lm = AutoModelForCausalLM.from_config(lm_config(len(tok), spec, tok)).to(ctx.device)
+    book = SlotCodebook.create(tok, spec.hidden, seed, ctx.device)
     cells = scenes[0].grid ** 2
     attrs = attrs_tensor(scenes)
 

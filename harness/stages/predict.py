@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from harness.core.errors import BadInput, MissingResource, VigcError
 from harness.core.progress import ProgressFactory, silent_progress
+from harness.core.sharding import BatchSplit
 
 if TYPE_CHECKING:
     from benchmarks.base import BenchItem
@@ -139,12 +140,15 @@ def _check_images(items: Sequence["BenchItem"]) -> None:
 
 def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, num_beams: int = 1,
                   blind: bool = False, progress: ProgressFactory = silent_progress,
-                  description: str = "predict") -> list[str]:
+                  description: str = "predict", split: BatchSplit = BatchSplit()) -> list[str]:
     """The model's raw answer to each item, in item order (one string per item).
 
     Items are batched by prompt length (similar lengths share a batch, which cuts padding);
     each batch generates up to the largest `max_new_tokens` among its items. `blind` shows
-    every item a blank image (the text-only control); `description` labels the progress bar.
+    every item a blank image (the text-only control); `description` labels the progress bar
+    (which counts this process's items). With a `split` over the ranks of a job, each rank
+    answers its share of the batches and every rank returns all the answers: the same batches
+    as one process, so the same answers.
     """
     if batch_size < 1:
         raise BadInput(f"batch size must be at least 1, got {batch_size}")
@@ -154,17 +158,21 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
         return []
     if not blind:
         _check_images(items)
+    # Every rank takes every item's features: the frozen tower's forward is a small part of the
+    # work, and a row computed in the same tower batch as one process's is the same row.
     feats, rows = _features(vlm, items, blind)
-    task = progress(description, len(items))
     # A stable sort: items of equal prompt length keep their file order, so the batches (and
     # with them the answers) are a function of the item list alone.
     order = sorted(range(len(items)), key=lambda i: len(items[i].prompt))
-    out: dict[int, str] = {}
-    for s in range(0, len(order), batch_size):
-        idx = order[s:s + batch_size]
-        texts = vlm.generate(feats[[rows[i] for i in idx]], [items[i].prompt for i in idx],
-                             max_new_tokens=max(items[i].max_new_tokens for i in idx), num_beams=num_beams)
-        out.update(zip(idx, texts))
+    batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    mine = split.mine(len(batches))
+    task = progress(description, sum(len(batches[b]) for b in mine))
+    answered: dict[int, list[str]] = {}
+    for b in mine:
+        idx = batches[b]
+        answered[b] = vlm.generate(feats[[rows[i] for i in idx]], [items[i].prompt for i in idx],
+                                   max_new_tokens=max(items[i].max_new_tokens for i in idx), num_beams=num_beams)
         task.advance(len(idx))
     task.close()
+    out = {i: text for idx, texts in zip(batches, split.merge(answered, len(batches))) for i, text in zip(idx, texts)}
     return [out[i] for i in range(len(items))]

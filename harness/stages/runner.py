@@ -79,7 +79,8 @@ class Pending:
 
 @dataclass
 class StageContext(Generic[C]):
-    """What a stage function gets: its typed config, its inputs, and a directory to write into."""
+    """What a stage function gets: its typed config, its inputs, a directory to write into, and
+    the device its models run on."""
 
     name: str
     key: str
@@ -87,6 +88,10 @@ class StageContext(Generic[C]):
     inputs: dict[str, StageOutput]
     out_dir: Path
     progress: ProgressFactory
+    # 'cpu', 'cuda' or 'cuda:<n>' (a torch device string): where the stage's models run and its
+    # batches go. How the stage runs, not what it computes, so not part of the key: a CPU rerun
+    # reuses what a GPU run computed.
+    device: str = "cpu"
 
     def input_path(self, role: str) -> Path:
         """The directory of the input stage playing `role`."""
@@ -98,9 +103,10 @@ class StageSpec(Generic[C, R]):
     """A kind of stage: its code version, its function, the types of its config and result, and
     the roles of the stages it reads (`inputs` always, `optional` when given; a role ending in
     ':' names a family, e.g. 'data:' for 'data:seed', 'data:lang'). `collective`: under
-    torchrun every rank runs the function (a data-parallel training loop); else rank 0 alone.
-    `cost`: about how many seconds one such stage takes in the default study, a hint that lets
-    a parallel run start the stages on the longest chain first (never part of the key)."""
+    torchrun every rank runs the function (a data-parallel training loop, or generation and
+    prediction with the batches split over the ranks); else rank 0 alone. `cost`: about how
+    many seconds one such stage takes in the default study, a hint that lets a parallel run
+    start the stages on the longest chain first (never part of the key)."""
 
     kind: str
     version: int
@@ -174,13 +180,15 @@ def _dir_name(name: str, key: str) -> str:
 
 
 class Runner:
-    """Runs stages in this process, reusing any finished output under `cache_dir`."""
+    """Runs stages in this process, reusing any finished output under `cache_dir`; the stages
+    that run a model run it on `device` (a torch device string, e.g. 'cpu' or 'cuda:0')."""
 
     def __init__(self, cache_dir: Path, progress: ProgressFactory = silent_progress,
-                 on_stage: Callable[[StageOutput], None] | None = None) -> None:
+                 on_stage: Callable[[StageOutput], None] | None = None, device: str = "cpu") -> None:
         self.cache_dir = Path(cache_dir)
         self.progress = progress
         self.on_stage = on_stage
+        self.device = device
         self.history: list[StageOutput] = []
 
     def path_for(self, stage: Stage) -> Path:
@@ -190,7 +198,7 @@ class Runner:
     def run(self, stage: Stage) -> StageOutput:
         """Return the stage's output, computing it only if no finished copy exists."""
         stage = stage.resolved()
-        out = finished(self.cache_dir, stage) or compute(self.cache_dir, stage, self.progress)
+        out = finished(self.cache_dir, stage) or compute(self.cache_dir, stage, self.progress, device=self.device)
         self._record(out)
         return out
 
@@ -224,7 +232,7 @@ def finished(cache_dir: Path, stage: Stage) -> StageOutput | None:
 
 
 def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory,
-            on_start: Callable[[], None] | None = None) -> StageOutput:
+            on_start: Callable[[], None] | None = None, device: str = "cpu") -> StageOutput:
     """Run the stage function into `<dir>.partial`, then publish it (manifest last, then rename).
 
     Holds an exclusive lock on the stage while it works, so two processes sharing a cache (two
@@ -232,6 +240,7 @@ def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory,
     write one stage's directory at once: the second waits, then finds the output finished.
     `on_start` is called just before the stage function runs (not when the output turns out to
     be finished already): where other ranks must run the function alongside this one.
+    `device` goes to the stage function in its context (not into the key).
     """
     key, final = _final(cache_dir, stage)
     with _stage_lock(cache_dir / LOCKS / (final.name + ".lock")):
@@ -249,7 +258,7 @@ def compute(cache_dir: Path, stage: Stage, progress: ProgressFactory,
         _check_inputs(stage)
         # A typed config is frozen; a mapping is copied, so the stage cannot change what it was keyed by.
         config = stage.config if isinstance(stage.config, BaseModel) else copy.deepcopy(dict(stage.config))
-        ctx = StageContext(stage.name, key, config, dict(stage.inputs), work, progress)
+        ctx = StageContext(stage.name, key, config, dict(stage.inputs), work, progress, device)
         if on_start is not None:
             on_start()
         t0 = time.perf_counter()

@@ -145,11 +145,11 @@ def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:
     if c.checkpoint:
         from harness.models.adapter import load_vlm
 
-        vlm = load_vlm(c.checkpoint)
+        vlm = load_vlm(c.checkpoint, ctx.device)
     else:
         vlm = assemble_tiny("instructblip", ctx.input_path("lm"), ctx.input_path("vision"),
                             num_query_tokens=c.num_query_tokens,
-                            align_dir=ctx.input_path("align") if "align" in ctx.inputs else None)
+                            align_dir=ctx.input_path("align") if "align" in ctx.inputs else None, device=ctx.device)
     records: list[GenerationRecord] = []
     for role in sorted(r for r in ctx.inputs if r.startswith("data:")):
         records += [r for r in read_jsonl(ctx.input_path(role) / RECORDS_FILE, GenerationRecord)
@@ -169,13 +169,16 @@ def run_vigc_generate(ctx: StageContext[VIGCGenerateConfig]) -> VIGCGenerateResu
     from generators.base import GenerationContext, to_llava
     from harness.models.adapter import load_vlm
     from harness.stages.world import image_infos
+    from harness.training import distributed
 
     c = ctx.config
-    vlm = load_vlm(ctx.input_path("model") / "model")
+    # float32 on every device (no bf16 for inference, unlike `vigc-bench generate`): the device
+    # is not in the key, so what a GPU computes must match a CPU's up to float rounding.
+    vlm = load_vlm(ctx.input_path("model") / "model", ctx.device)
     infos = image_infos(ctx.input_path("world"), c.split, with_scenes=False)
     fw = VIGC_TRAIN.read(ctx.inputs["model"]).first_words
     gctx = GenerationContext(images=infos, data_types=c.data_types, seed=c.seed, per_image=c.per_image,
-                             progress=ctx.progress, model=vlm,
+                             progress=ctx.progress, model=vlm, split=distributed.batch_split(),
                              options={"vic": True, "vic_max_sentences": c.vic_max_sentences,
                                       "vic_at_eos": c.vic_at_eos, "batch_size": c.batch_size,
                                       "first_words": fw})
@@ -191,5 +194,6 @@ def run_vigc_generate(ctx: StageContext[VIGCGenerateConfig]) -> VIGCGenerateResu
 VIGC_TRAIN = StageSpec("vigc/train", VERSION, run_vigc_train, VIGCTrainConfig, VIGCTrainResult,
                        inputs=("world", "data:"), optional=("lm", "vision", "align"), collective=True,
                        cost=200)
+# Collective: under torchrun the ranks share VIG's batches and each VIC step's; rank 0 writes.
 VIGC_GENERATE = StageSpec("data/vigc", VERSION, run_vigc_generate, VIGCGenerateConfig, VIGCGenerateResult,
-                          inputs=("model", "world"), cost=160)
+                          inputs=("model", "world"), collective=True, cost=160)

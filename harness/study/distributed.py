@@ -6,10 +6,14 @@ run's results and reports. For each stage:
 
 - finished already (rank 0 looks): every rank reads it;
 - a collective stage (the training loops: foundation, connector alignment, VIGC training,
-  finetuning): every rank runs the stage function, each on its share of every global batch;
-  rank 0 writes into the stage directory, the others into a scratch directory they delete;
-- any other stage (world, data, generation, prediction, scoring, quality): rank 0 runs it
-  alone while the others wait for its word, then read its output.
+  finetuning; and VIG / VIC generation and prediction, whose batches the ranks share through
+  `distributed.batch_split`): every rank runs the stage function, each on its share of the
+  batches; rank 0 writes into the stage directory, the others into a scratch directory they
+  delete;
+- any other stage (world, language-only data, scoring, quality): rank 0 runs it alone while
+  the others wait for its word, then read its output.
+
+With `cuda`, each rank runs its stages on `cuda:LOCAL_RANK`.
 
 So ranks other than 0 need to see the cache rank 0 writes: on one machine they do; across
 machines the run directory (or `--cache`) must be on a shared filesystem.
@@ -35,8 +39,10 @@ class DistributedRunner(Runner):
     """A sequential `Runner` for one rank of a data-parallel job (see the module note)."""
 
     def __init__(self, cache_dir: Path, env: distributed.DistEnv, progress: ProgressFactory = silent_progress,
-                 on_stage: Callable[[StageOutput], None] | None = None) -> None:
-        super().__init__(cache_dir, progress if env.is_main else silent_progress, on_stage)
+                 on_stage: Callable[[StageOutput], None] | None = None, device: str = "cpu") -> None:
+        # With CUDA each rank takes the GPU of its local rank (cuda:LOCAL_RANK).
+        super().__init__(cache_dir, progress if env.is_main else silent_progress, on_stage,
+                         distributed.rank_device(device, env))
         self.env = env
 
     def run(self, stage: Stage) -> StageOutput:
@@ -59,7 +65,7 @@ class DistributedRunner(Runner):
             distributed.broadcast(_RUN)
 
         try:
-            out = compute(self.cache_dir, stage, self.progress, start if stage.collective else None)
+            out = compute(self.cache_dir, stage, self.progress, start if stage.collective else None, self.device)
         except BaseException as e:
             # Inside a collective stage the others are in the loop's collectives, not listening:
             # this process's exit ends them (the launcher stops the job when one rank fails).
@@ -87,7 +93,8 @@ class DistributedRunner(Runner):
         (rank 0 alone writes the stage's output)."""
         scratch = Path(tempfile.mkdtemp(prefix=f"vigc-rank{self.env.rank}-"))
         try:
-            ctx = StageContext(stage.name, stage.key(), stage.config, dict(stage.inputs), scratch, silent_progress)
+            ctx = StageContext(stage.name, stage.key(), stage.config, dict(stage.inputs), scratch, silent_progress,
+                               self.device)
             return stage.fn(ctx)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)

@@ -37,11 +37,13 @@ _events: Any = None  # the worker's queue of progress events to the parent (set 
 
 class ParallelRunner(Runner):
     """A `Runner` whose `submit` returns at once; stages run in `jobs` worker processes once
-    their inputs are finished (the longest remaining chain first), cached ones are read here."""
+    their inputs are finished (the longest remaining chain first), cached ones are read here.
+    Every worker runs its models on `device`."""
 
     def __init__(self, cache_dir: Path, progress: ProgressFactory = silent_progress,
-                 on_stage: Callable[[StageOutput], None] | None = None, jobs: int = 2, threads: int = 1) -> None:
-        super().__init__(cache_dir, progress, on_stage)
+                 on_stage: Callable[[StageOutput], None] | None = None, jobs: int = 2, threads: int = 1,
+                 device: str = "cpu") -> None:
+        super().__init__(cache_dir, progress, on_stage, device)
         self.jobs, self.threads = jobs, threads
         self._lock = threading.Lock()
         self._drivers: list[threading.Thread] = []
@@ -111,7 +113,7 @@ class ParallelRunner(Runner):
                     raise self._first_error or RuntimeError(f"{stage.name}: not started, an earlier stage failed")
                 try:
                     with self._worker_slot(stage.name):
-                        out = self._workers().submit(_work, self.cache_dir, stage).result()
+                        out = self._workers().submit(_work, self.cache_dir, stage, self.device).result()
                 except BrokenProcessPool as e:
                     # The stage's own errors come back as exceptions; a broken pool means a
                     # worker process vanished (SIGKILL, the OOM killer). Finished stages are
@@ -239,8 +241,8 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _work(cache_dir: Path, stage: Stage) -> StageOutput:
-    return compute(cache_dir, stage, _QueueTask)
+def _work(cache_dir: Path, stage: Stage, device: str) -> StageOutput:
+    return compute(cache_dir, stage, _QueueTask, device=device)
 
 
 def default_jobs(tiny_models: bool) -> int:

@@ -75,8 +75,11 @@ def _current_reports(run_dir: Path, key: str) -> dict[str, str] | None:
 
 def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silent_progress,
               on_stage: Callable[[StageOutput], None] | None = None, cache_dir: Path | None = None,
-              jobs: int = 1) -> StudyResult:
+              jobs: int = 1, device: str = "cpu") -> StudyResult:
     """Run (or reuse) every stage of the study and write the run directory's files.
+
+    `device` ('cpu' or 'cuda', resolved) is where the stages run their models; it is not part
+    of any stage's key, so a run on one device reuses what a run on another computed.
 
     With `jobs` > 1, stages whose inputs are ready run at once in that many worker processes
     (`harness.study.parallel`), each with an equal share of the CPU's threads. Under torchrun /
@@ -87,19 +90,19 @@ def run_study(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory = silen
 
     env = distributed.dist_env()
     if not env.enabled:
-        return _run(cfg, run_dir, progress, on_stage, cache_dir, jobs, None)
+        return _run(cfg, run_dir, progress, on_stage, cache_dir, jobs, None, device)
     from harness.study.distributed import check_job
 
     check_job(cfg, env, jobs if jobs > 1 else None)
     distributed.init(env)
     try:
-        return _run(cfg, run_dir, progress, on_stage, cache_dir, 1, env)
+        return _run(cfg, run_dir, progress, on_stage, cache_dir, 1, env, device)
     finally:
         distributed.shutdown()
 
 
 def _run(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory, on_stage: Callable[[StageOutput], None] | None,
-         cache_dir: Path | None, jobs: int, env: Any) -> StudyResult:
+         cache_dir: Path | None, jobs: int, env: Any, device: str) -> StudyResult:
     from harness.study import graph
 
     t0 = time.perf_counter()
@@ -109,13 +112,13 @@ def _run(cfg: StudyConfig, run_dir: Path, progress: ProgressFactory, on_stage: C
     if env is not None:
         from harness.study.distributed import DistributedRunner
 
-        runner = DistributedRunner(stages_dir, env, progress, on_stage)
+        runner = DistributedRunner(stages_dir, env, progress, on_stage, device)
     elif jobs > 1:
         from harness.study.parallel import ParallelRunner
 
-        runner = ParallelRunner(stages_dir, progress, on_stage, jobs, max(1, (os.cpu_count() or 1) // jobs))
+        runner = ParallelRunner(stages_dir, progress, on_stage, jobs, max(1, (os.cpu_count() or 1) // jobs), device)
     else:
-        runner = Runner(stages_dir, progress, on_stage)
+        runner = Runner(stages_dir, progress, on_stage, device)
     if env is None or env.is_main:  # rank 0 owns the run directory
         run_dir.mkdir(parents=True, exist_ok=True)
     try:

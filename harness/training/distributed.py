@@ -18,9 +18,12 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Sequence, TypeVar
 
 from harness.core.errors import BadConfig
+
+if TYPE_CHECKING:
+    from harness.core.sharding import BatchSplit
 
 T = TypeVar("T")
 
@@ -119,6 +122,18 @@ def init(env: DistEnv | None = None, timeout_s: int = DEFAULT_TIMEOUT_S) -> Dist
     return env
 
 
+def rank_device(device: str, env: DistEnv | None = None) -> str:
+    """The torch device string this rank's models run on: for `cuda` in a job of several
+    processes, `cuda:<local rank>` (modulo this machine's GPU count, as `init` makes it the
+    current one), so the ranks of one machine use one GPU each; otherwise `device` itself."""
+    env = env or dist_env()
+    if device != "cuda" or not env.enabled:
+        return device
+    import torch
+
+    return f"cuda:{env.local_rank % max(1, torch.cuda.device_count())}"
+
+
 def active() -> DistEnv:
     """This process's place in the job if a process group is up; else rank 0 of 1."""
     if dist_env().enabled:
@@ -155,6 +170,27 @@ def broadcast(obj: T, src: int = 0) -> T:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def gather(obj: T) -> list[T]:
+    """Every rank's `obj` (pickled), in rank order, on every rank; `[obj]` in one process."""
+    if not active().enabled:
+        return [obj]
+    import torch.distributed as dist
+
+    got: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(got, obj)
+    return got
+
+
+def batch_split(env: DistEnv | None = None) -> BatchSplit:
+    """This process's share of a loop's batches (generation, prediction): every world_size-th
+    batch from its rank on, the results exchanged so that every rank ends with all of them;
+    one process computes every batch. Every rank of the job must run the loop."""
+    from harness.core.sharding import BatchSplit
+
+    env = env or active()
+    return BatchSplit(env.rank, env.world_size, gather if env.enabled else None)
 
 
 def shard(items: Sequence[T], env: DistEnv | None = None) -> list[T]:
@@ -232,7 +268,9 @@ def load_checkpoint(path: Path | None) -> Any:
 
     state = None
     if active().is_main and path is not None and path.is_file():
-        state = torch.load(path, weights_only=False)
+        # Onto the CPU: the state is pickled to the other ranks, and the loops copy each tensor
+        # into their own (possibly GPU) parameters, so where it was saved from does not matter.
+        state = torch.load(path, weights_only=False, map_location="cpu")
     return broadcast(state)
 
 

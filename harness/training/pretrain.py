@@ -61,7 +61,8 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
 
     `pixels` is a float tensor [N, 3, H, W] already normalised; `labels` a long tensor
     [N, cells, 5] from `patch_labels`; `centres` an optional float tensor [N, cells, 2] from
-    `patch_centres`, regressed on the cells that hold an object.
+    `patch_centres`, regressed on the cells that hold an object. They may stay on the CPU:
+    each batch goes to the device `vision` is on, and the heads are made there.
     """
     import torch
 
@@ -70,8 +71,10 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
     env = distributed.init()
     torch.manual_seed(seed)
     hidden = vision.config.hidden_size
-    heads = torch.nn.ModuleList(torch.nn.Linear(hidden, k) for k in head_sizes(grid))
-    centre_head = torch.nn.Linear(hidden, 2)
+    device = next(vision.parameters()).device
+    # Made on the CPU, then moved: the seeded initialisation is the same whatever the device.
+    heads = torch.nn.ModuleList(torch.nn.Linear(hidden, k) for k in head_sizes(grid)).to(device)
+    centre_head = torch.nn.Linear(hidden, 2).to(device)
     params = list(vision.parameters()) + list(heads.parameters()) + list(centre_head.parameters())
     distributed.sync_parameters(params)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
@@ -87,9 +90,9 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
         occupied_all = (labels[idx][..., 0] > 0).sum().clamp(min=1)
         idx = idx[env.rank::env.world_size]
         # fp32 on purpose: bf16 autocast made this ViT's steps ~2.5x slower on CPU (measured).
-        out = vision(pixel_values=pixels[idx]).last_hidden_state[:, 1:]
-        y = labels[idx]
-        loss = torch.zeros(())
+        out = vision(pixel_values=pixels[idx].to(device)).last_hidden_state[:, 1:]
+        y = labels[idx].to(device)
+        loss = torch.zeros((), device=device)
         for k, head in enumerate(heads):
             logits = head(out)
             # Equal shares: the global mean is the mean of the ranks' means.
@@ -98,7 +101,7 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
             acc[("colour", "shape", "size", "row", "col")[k]] = (logits.argmax(-1) == y[..., k]).float().mean().item()
         if centres is not None:
             occupied = (y[..., 0] > 0).unsqueeze(-1).float()
-            err = ((centre_head(out) - centres[idx]) ** 2 * occupied).sum() / occupied_all
+            err = ((centre_head(out) - centres[idx].to(device)) ** 2 * occupied).sum() / occupied_all.to(device)
             loss = loss + 10 * err
             acc["centre_mse"] = err.item()
         opt.zero_grad(set_to_none=True)
@@ -128,7 +131,8 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
     """Pretrain `lm` (and the codebook's position directions) on slot documents.
 
     `batch_fn(step)` returns (input ids, labels, slot attrs for the image placeholders in
-    order). Checkpoints go to `resume/lm_state.pt` so a killed run continues where it was.
+    order), on the CPU: each batch goes to the device `lm` is on (the codebook must be there
+    too). Checkpoints go to `resume/lm_state.pt` so a killed run continues where it was.
     """
     import os
 
@@ -144,6 +148,7 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     img_id = tokenizer.convert_tokens_to_ids(tokenizer.image_token)
     emb = lm.get_input_embeddings()
+    device = emb.weight.device
     start, loss_v = 0, float("nan")
     ckpt = resume / "lm_state.pt" if resume is not None else None
     st = distributed.load_checkpoint(ckpt)
@@ -164,11 +169,12 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
             # gradients summed over ranks are the whole batch's.
             n_items = sum(sum(1 for x in lab[1:] if x != IGNORE) for lab in lab_l)
             ids_l, lab_l, attrs = _lm_shard(ids_l, lab_l, attrs, img_id, env)
-        ids, mask = pad_batch(ids_l, tokenizer.pad_token_id, left=False)
-        labels, _ = pad_batch(lab_l, IGNORE, left=False)
+        ids, mask = (t.to(device) for t in pad_batch(ids_l, tokenizer.pad_token_id, left=False))
+        labels = pad_batch(lab_l, IGNORE, left=False)[0].to(device)
+        attrs = attrs.to(device)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, max(1, steps // 30))
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             e = emb(ids)
             if attrs.shape[0]:
                 slots = book.vectors(attrs, emb.weight).to(e.dtype)

@@ -31,7 +31,7 @@ def test_help_lists_commands():
 
 def test_run_help_explains_options():
     r = cli("run", "--help")
-    assert r.returncode == 0 and "--preset" in r.stdout and "-o" in r.stdout
+    assert r.returncode == 0 and "--preset" in r.stdout and "-o" in r.stdout and "--device" in r.stdout
 
 
 def test_bad_config_key_is_one_line_exit_2(tmp_path):
@@ -48,6 +48,25 @@ def test_bad_override_is_exit_2(tmp_path):
     r = cli("run", "-o", "finetune", "--out", str(tmp_path / "o"))
     assert r.returncode == 2
     assert "key=value" in one_error_line(r)
+
+
+def test_run_bad_device_is_one_usage_line(tmp_path):
+    r = cli("run", "--preset", "smoke", "--device", "tpu", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2
+    assert "--device" in one_error_line(r) and "'tpu'" in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_on_cuda_without_a_gpu_fails_before_any_work(tmp_path, monkeypatch, capsys):
+    import torch
+
+    from tests.harness.cli._run import run_cli
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # so the test holds on a GPU machine too
+    assert run_cli("run", "--preset", "smoke", "--device", "cuda", "--out", str(tmp_path / "o"), "--quiet") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--device cuda: CUDA is not available" in err, err
+    assert not (tmp_path / "o").exists()
 
 
 def test_unknown_preset_is_exit_2():

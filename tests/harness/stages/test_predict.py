@@ -137,8 +137,10 @@ def test_a_failed_run_leaves_the_old_file(bw: BenchWorld, tmp_path: Path, monkey
     assert [p.name for p in tmp_path.iterdir()] == ["pred.jsonl"]  # no temp file left behind
 
 
-def test_predict_stage_writes_what_predict_items_answers(bw: BenchWorld, vlm, tmp_path: Path) -> None:
-    """The study's predict stage goes through `predict_items` (one loop, not two)."""
+def test_predict_stage_writes_what_predict_items_answers(bw: BenchWorld, vlm, tmp_path: Path, monkeypatch) -> None:
+    """The study's predict stage goes through `predict_items` (one loop, not two), with its model
+    loaded onto the context's device."""
+    from harness.models import adapter
     from harness.stages.bench import PredictResult, PredictStageConfig, run_predict
     from harness.core.progress import silent_progress
     from harness.stages.runner import StageContext, StageOutput
@@ -154,8 +156,17 @@ def test_predict_stage_writes_what_predict_items_answers(bw: BenchWorld, vlm, tm
     ctx = StageContext("predict", "k", config,
                        {"model": out("model", model_dir), "world": out("world", bw.images.parent),
                         "bench": out("bench", bench_dir, {"files": {"pope": {"random": ["pope/" + bw.pope.name]}}})},
-                       tmp_path, silent_progress)
+                       tmp_path, silent_progress, device="cuda:3")
+    devices: list[str] = []
+    real = adapter.load_vlm
+
+    def load_on(source, device="cpu", dtype=None):  # records the device, loads on the CPU (no GPU here)
+        devices.append(device)
+        return real(source, "cpu", dtype)
+
+    monkeypatch.setattr(adapter, "load_vlm", load_on)
     assert run_predict(ctx) == PredictResult(predictions={"random": "random.predictions"})
+    assert devices == ["cuda:3"]
     bench = BENCHMARKS.get("pope")()
     items = bench.load([bw.pope], image_root=bw.images)
     bench.write_predictions(items, predict_items(vlm, items, batch_size=4), tmp_path / "want")

@@ -315,3 +315,20 @@ def test_every_study_stage_declares_typed_config_and_result() -> None:
     for s in specs:
         assert issubclass(s.config, BaseModel) and s.config.model_config.get("frozen"), s.kind
         assert issubclass(s.result, BaseModel), s.kind
+
+
+def test_stage_gets_the_runners_device_which_is_not_in_the_key(tmp_path: Path) -> None:
+    """The device is how a stage runs, not what it computes: it reaches the stage function in its
+    context, and a rerun on another device reuses the finished output."""
+    seen: list[str] = []
+
+    def fn(ctx: StageContext) -> dict[str, Any]:
+        seen.append(ctx.device)
+        return {}
+
+    stage = Stage("toy/device", 1, fn, {"x": 1})
+    gpu = Runner(tmp_path / "a", device="cuda:0").run(stage)
+    cpu = Runner(tmp_path / "b").run(stage)
+    assert seen == ["cuda:0", "cpu"]  # no model here: any device string will do
+    assert gpu.key == cpu.key == stage.key()
+    assert Runner(tmp_path / "a").run(stage).cached and seen == ["cuda:0", "cpu"]

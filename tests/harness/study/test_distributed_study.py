@@ -17,6 +17,7 @@ from harness.training.distributed import DistEnv
 from tests.harness.cli._run import run_cli
 
 SCRIPT = Path(__file__).with_name("_dist_study.py")
+SPLIT_SCRIPT = Path(__file__).with_name("_dist_split.py")
 LAUNCH = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
@@ -46,6 +47,44 @@ def test_one_study_across_two_ranks(tmp_path):
     # A rerun finds everything finished, on every rank.
     again = _torchrun(cache, tmp_path / "again")
     assert all(s["cached"] for seen in again for s in seen)
+
+
+def test_generation_and_prediction_split_over_two_ranks(tmp_path):
+    """Each rank runs its share of the batches (rank 0 the even ones, rank 1 the odd ones) and both
+    end with every answer: the same predictions and VIG / VIC records, in the same order, as one
+    process, with greedy decoding equal to the last character."""
+    pytest.importorskip("torch")
+    from harness.core.sharding import BatchSplit
+    from tests.harness._bench_world import bench_world
+    from tests.harness.study._dist_split import work
+
+    bw = bench_world(tmp_path / "bench-world")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    for k in LAUNCH:
+        env.pop(k, None)
+    prefix = tmp_path / "split"
+    r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                        str(SPLIT_SCRIPT), str(bw.ckpt), str(bw.pope), str(bw.images), str(prefix)],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads(Path(f"{prefix}.{rank}.json").read_text()) for rank in (0, 1)]
+    one = work(bw.ckpt, bw.pope, bw.images, BatchSplit())
+    for got in ranks:
+        assert got["predictions"] == one["predictions"]
+        assert got["records"] == one["records"]
+    assert len(one["predictions"]) > 8 and any(p for p in one["predictions"])
+    assert {rec["parse_status"] for rec in one["records"]} == {"ok"}
+    assert len({len(rec["correction_steps"]) for rec in one["records"]}) > 1  # VIC steps differ by image
+    for kind in ("predict", "VIG", "VIC"):
+        batches = [c["texts"] for c in one["calls"] if c["kind"] == kind]
+        mine = [[c["texts"] for c in got["calls"] if c["kind"] == kind] for got in ranks]
+        assert all(mine), kind  # both ranks did some of the work
+        # The ranks' batches are one process's batches, each run once: rank 0 takes the even
+        # ones and rank 1 the odd ones (of each VIG pass and each VIC step).
+        assert sorted(mine[0] + mine[1]) == sorted(batches), kind
+    pred = [c["texts"] for c in one["calls"] if c["kind"] == "predict"]
+    assert [c["texts"] for c in ranks[0]["calls"] if c["kind"] == "predict"] == pred[0::2]
+    assert [c["texts"] for c in ranks[1]["calls"] if c["kind"] == "predict"] == pred[1::2]
 
 
 def test_launch_checks(monkeypatch):

@@ -170,3 +170,20 @@ def test_longest_chain_starts_first(tmp_path: Path) -> None:
     finally:
         runner.close()
     assert started["busy"] < started["head"] < started["tail"] < started["cheap"]
+
+
+def report_device(ctx: StageContext) -> dict[str, Any]:
+    """Says which device the runner handed it (touches no model: any device string will do)."""
+    return {"device": ctx.device}
+
+
+def test_workers_get_the_runners_device_which_is_not_in_the_key(tmp_path: Path) -> None:
+    stage = Stage("toy/device", 1, report_device, {"x": 1})
+    runner = ParallelRunner(tmp_path, jobs=2, device="cuda:1")
+    try:
+        out = runner.run(stage)
+    finally:
+        runner.close()
+    assert not out.cached and out.meta == {"device": "cuda:1"}  # computed in a worker, on its device
+    again = Runner(tmp_path).run(stage)  # a CPU rerun: the same key, so the finished output
+    assert again.cached and again.key == out.key and again.meta == {"device": "cuda:1"}

@@ -75,3 +75,14 @@ def test_batches_must_divide_over_the_ranks():
     check_divides([("a", 8), ("b", 16)], 4)
     with pytest.raises(BadConfig, match="b=6"):
         check_divides([("a", 8), ("b", 6)], 4)
+
+
+def test_each_rank_takes_the_gpu_of_its_local_rank(monkeypatch) -> None:
+    from harness.training.distributed import DistEnv, rank_device
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert rank_device("cuda", DistEnv(3, 8, 3)) == "cuda:3"
+    assert rank_device("cuda", DistEnv(5, 8, 1)) == "cuda:1"  # the second machine's second rank
+    assert rank_device("cuda", DistEnv(6, 8, 6)) == "cuda:2"  # more ranks than GPUs: shared, as `init` sets it
+    assert rank_device("cuda", DistEnv(0, 1, 0)) == "cuda"  # one process: the current GPU
+    assert rank_device("cpu", DistEnv(3, 8, 3)) == "cpu"
