@@ -10,6 +10,7 @@ import click
 if TYPE_CHECKING:
     from harness.stages.runner import StageOutput
     from harness.study.graph import PlannedStage
+    from harness.training.footprint import Footprint
 
 
 @click.command()
@@ -69,11 +70,43 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
 
 
 def plan_text(stages: Sequence[PlannedStage]) -> str:
-    """One line per planned stage: cached or to run, name, key prefix, and the stages it reads."""
-    lines = [f"{'cached' if s.cached else 'run':6s}  {s.name:36s}  {s.key[:16]}"
-             + (f"  <- {', '.join(s.inputs.values())}" if s.inputs else "") for s in stages]
+    """One line per planned stage: cached or to run, name, key prefix, and the stages it reads;
+    under a stage that loads a real checkpoint's model, a line with the memory it takes."""
+    lines = []
+    for s in stages:
+        lines.append(f"{'cached' if s.cached else 'run':6s}  {s.name:36s}  {s.key[:16]}"
+                     + (f"  <- {', '.join(s.inputs.values())}" if s.inputs else ""))
+        if s.memory is not None:
+            lines.append(f"{'':8s}memory: {memory_text(s.memory)}")
     todo = sum(not s.cached for s in stages)
     return "\n".join(lines + [f"{len(stages)} stages, {todo} to run, {len(stages) - todo} cached"]) + "\n"
+
+
+def memory_text(m: Footprint) -> str:
+    """A footprint in words: the weights (parameters, dtype) and, for a training stage, the
+    weights with gradients and AdamW states of the trainable part."""
+    if m.unknown:
+        return f"unknown ({m.unknown})"
+    text = f"weights {_size(m.weight_bytes)} ({_count(m.params)} params, {'/'.join(m.dtypes)})"
+    if m.trainable_params is not None:
+        text += (f"; training {_size(m.training_bytes)} (+ grads and AdamW states of {_count(m.trainable_params)} "
+                 "trainable; activations not counted)")
+    return text
+
+
+def _size(n: int) -> str:
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    value, i = float(n), 0
+    while value >= 1024 and i < len(units) - 1:
+        value, i = value / 1024, i + 1
+    return f"{n} B" if i == 0 else f"{value:.1f} {units[i]}"
+
+
+def _count(n: int) -> str:
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(n)
 
 
 def timing_summary(history: Sequence[StageOutput]) -> Any:
