@@ -87,3 +87,17 @@ def test_closing_table_has_one_row_per_kind() -> None:
                      ["foundation", "1", "1", "0", "5.0"], ["finetune", "2", "2", "0", "5.0"],
                      ["predict", "1", "1", "0", "1.5"], ["total", "5", "4", "1", "11.5"]]
     assert "9.0 s wall clock" in text and "manifest.json" in text
+
+
+def test_the_overall_eta_counts_down_to_the_planned_time() -> None:
+    import time
+
+    with StudyProgress(_console(), PLAN) as prog:
+        eta = prog.progress.columns[5]
+        overall = prog.progress.tasks[0]
+        assert str(eta.render(overall)) == "-:--:--"  # nothing ran yet
+        prog.progress.update(overall.id, eta_at=time.monotonic() + 3700)
+        assert str(eta.render(overall)).startswith("1:01:")
+        bar = prog("predict a", 4)
+        assert "eta_at" not in prog.progress.tasks[1].fields  # a stage's bar keeps rich's own ETA
+        bar.close()
