@@ -12,6 +12,7 @@ from harness.cli._options import study_device_option
 if TYPE_CHECKING:
     from harness.stages.runner import StageOutput
     from harness.study.graph import PlannedStage
+    from harness.training.footprint import Footprint
 
 
 @click.command()
@@ -51,7 +52,7 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
         return
     from rich.console import Console
 
-    from harness.core.rich_progress import RichProgress
+    from harness.core.rich_progress import StudyProgress
 
     main = api.launch_env().is_main  # under torchrun, rank 0 speaks for the job
     quiet = quiet or not main
@@ -59,9 +60,13 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
     if quiet:
         res = api.run_study(cfg, run_dir, cache_dir=cache, jobs=jobs, device=device)
     else:
-        with RichProgress(console) as prog:
-            res = api.run_study(cfg, run_dir, prog, cache_dir=cache, jobs=jobs, device=device)
-    console.print(timing_summary(res.history))
+        # The overall line's total and ETA come from the plan `--dry-run` prints. Planning costs
+        # about 0.02 s beyond the keys' code fingerprints, which the run reuses (default study).
+        plan = api.plan_study(cfg, run_dir, cache)
+        with StudyProgress(console, [s.name for s in plan], [s.name for s in plan if s.cached]) as prog:
+            res = api.run_study(cfg, run_dir, prog, cache_dir=cache, jobs=jobs, device=device,
+                                on_stage=lambda o: prog.finished(o.name, o.cached, o.seconds))
+    console.print(timing_summary(res.history, res.seconds))
     cached = sum(o.cached for o in res.history)
     if cached == len(res.history):
         console.print(f"all {cached} stages cached")
@@ -72,24 +77,66 @@ def run(config_file: str | None, preset: str | None, out_dir: str | None, overri
 
 
 def plan_text(stages: Sequence[PlannedStage]) -> str:
-    """One line per planned stage: cached or to run, name, key prefix, and the stages it reads."""
-    lines = [f"{'cached' if s.cached else 'run':6s}  {s.name:36s}  {s.key[:16]}"
-             + (f"  <- {', '.join(s.inputs.values())}" if s.inputs else "") for s in stages]
+    """One line per planned stage: cached or to run, name, key prefix, and the stages it reads;
+    under a stage that loads a real checkpoint's model, a line with the memory it takes."""
+    lines = []
+    for s in stages:
+        lines.append(f"{'cached' if s.cached else 'run':6s}  {s.name:36s}  {s.key[:16]}"
+                     + (f"  <- {', '.join(s.inputs.values())}" if s.inputs else ""))
+        if s.memory is not None:
+            lines.append(f"{'':8s}memory: {memory_text(s.memory)}")
     todo = sum(not s.cached for s in stages)
     return "\n".join(lines + [f"{len(stages)} stages, {todo} to run, {len(stages) - todo} cached"]) + "\n"
 
 
-def timing_summary(history: Sequence[StageOutput]) -> Any:
-    """A rich table: one row per stage, cached or seconds, and the total."""
+def memory_text(m: Footprint) -> str:
+    """A footprint in words: the weights (parameters, dtype) and, for a training stage, the
+    weights with gradients and AdamW states of the trainable part."""
+    if m.unknown:
+        return f"unknown ({m.unknown})"
+    text = f"weights {_size(m.weight_bytes)} ({_count(m.params)} params, {'/'.join(m.dtypes)})"
+    if m.trainable_params is not None:
+        text += (f"; training {_size(m.training_bytes)} (+ grads and AdamW states of {_count(m.trainable_params)} "
+                 "trainable; activations not counted)")
+    return text
+
+
+def _size(n: int) -> str:
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    value, i = float(n), 0
+    while value >= 1024 and i < len(units) - 1:
+        value, i = value / 1024, i + 1
+    return f"{n} B" if i == 0 else f"{value:.1f} {units[i]}"
+
+
+def _count(n: int) -> str:
+    for scale, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return str(n)
+
+
+def timing_summary(history: Sequence[StageOutput], seconds: float) -> Any:
+    """A rich table: one row per kind of stage (the name up to its first '/'), with its stages,
+    how many ran and were cached, and their seconds summed; then the total."""
     from rich.table import Table
 
-    t = Table(title="stages", show_lines=False)
-    t.add_column("stage")
-    t.add_column("status")
-    t.add_column("seconds", justify="right")
-    total = 0.0
-    for o in history:
-        t.add_row(o.name, "cached" if o.cached else "ran", f"{o.seconds:.1f}")
-        total += o.seconds
-    t.add_row("total", "", f"{total:.1f}")
+    from harness.core.records import MANIFEST
+    from harness.core.rich_progress import stage_kind
+
+    kinds: dict[str, list[StageOutput]] = {}
+    for o in history:  # in the order the kinds first finished: world first
+        kinds.setdefault(stage_kind(o.name), []).append(o)
+    # Stages running at once make the summed seconds more than the wall clock. The caption
+    # wraps at the table's width: it names the run directory's file, which is printed below.
+    t = Table(title="stages", show_lines=False,
+              caption=f"{seconds:.1f} s wall clock; each stage's time: {MANIFEST} in the run directory")
+    t.add_column("kind")
+    for name in ("stages", "ran", "cached", "seconds"):
+        t.add_column(name, justify="right")
+    for kind, outs in [*kinds.items(), ("total", list(history))]:
+        if kind == "total":
+            t.add_section()
+        ran = sum(not o.cached for o in outs)
+        t.add_row(kind, str(len(outs)), str(ran), str(len(outs) - ran), f"{sum(o.seconds for o in outs):.1f}")
     return t

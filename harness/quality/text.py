@@ -16,9 +16,12 @@ import math
 import random
 import re
 import shutil
+import subprocess
+import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Hashable, Sequence
 
 import numpy as np
@@ -136,15 +139,39 @@ def _simple_tokenize(text: str) -> str:
 def ptb_tokenize(texts: dict[Hashable, list[str]]) -> dict[Hashable, list[str]]:
     """pycocoevalcap's PTB tokenizer (java); without java, lower-cased words with a note."""
     if shutil.which("java"):
-        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
-
         try:
-            return PTBTokenizer().tokenize({k: [{"caption": t} for t in v] for k, v in texts.items()})
+            return _java_ptb(texts)
         except (OSError, ValueError, IndexError) as e:  # java present but not runnable
             warnings.warn(f"PTB tokenizer failed ({e}); using a plain word tokenizer", QualityNote, stacklevel=2)
     else:
         warnings.warn("java not found: PTB tokenizer replaced by a plain word tokenizer", QualityNote, stacklevel=2)
     return {k: [_simple_tokenize(t) for t in v] for k, v in texts.items()}
+
+
+def _java_ptb(texts: dict[Hashable, list[str]]) -> dict[Hashable, list[str]]:
+    """What pycocoevalcap's `PTBTokenizer.tokenize` does (same jar, command, input and
+    punctuation removal), run so that java's stderr is captured, not inherited: it prints
+    "PTBTokenizer tokenized N tokens at ..." on every call, which landed on the console of a
+    run, under its progress bars. The stderr is shown only when java fails."""
+    from pycocoevalcap.tokenizer import ptbtokenizer as ptb
+
+    jar = Path(ptb.__file__).resolve().parent / ptb.STANFORD_CORENLP_3_4_1_JAR
+    keys = [k for k, v in texts.items() for _ in v]
+    sentences = "\n".join(t.replace("\n", " ") for v in texts.values() for t in v)
+    # A temporary folder of our own: pycocoevalcap writes its file beside the jar, inside the
+    # installed package, which fails where site-packages is read-only.
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "sentences.txt"
+        src.write_bytes(sentences.encode())
+        done = subprocess.run(["java", "-cp", str(jar), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines",
+                               "-lowerCase", str(src)], stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip().splitlines()
+        raise OSError(f"java exited with {done.returncode}: {err[-1] if err else 'no message'}")
+    out: dict[Hashable, list[str]] = {}
+    for k, line in zip(keys, done.stdout.decode().split("\n")):
+        out.setdefault(k, []).append(" ".join(w for w in line.rstrip().split(" ") if w not in ptb.PUNCTUATIONS))
+    return out
 
 
 def _bleu_stats(hyp: str, refs: list[str]) -> tuple[float, ...]:

@@ -18,6 +18,7 @@ from harness.stages import quality as quality_stage, vigc as vigc_stage, world a
 from harness.stages.runner import Pending, Runner, Stage, finished
 from harness.study.config import StudyConfig
 from harness.study.sources import NOISY_PARTS, UNTUNED_SOURCE, resolve_source
+from harness.training.footprint import Footprint, footprint
 
 VISION_ARCH = {"llava": "clip", "instructblip": "blip"}
 
@@ -224,13 +225,15 @@ def execute(cfg: StudyConfig, runner: Runner) -> GraphOutput:
 @dataclass(frozen=True)
 class PlannedStage:
     """One stage of a plan: its name, cache key, whether a finished copy is in the cache, the
-    stages it reads (by role) and its config."""
+    stages it reads (by role), its config, and for a stage that loads a real checkpoint (or a
+    model finetuned from one) the memory that model takes; None for the tiny models."""
 
     name: str
     key: str
     cached: bool
     inputs: dict[str, str]
     config: dict[str, Any]
+    memory: Footprint | None = None
 
 
 class _PlanRunner(Runner):
@@ -239,12 +242,29 @@ class _PlanRunner(Runner):
     def __init__(self, cache_dir: Path) -> None:
         super().__init__(cache_dir)
         self.planned: list[PlannedStage] = []
+        self._memory: dict[str, Footprint] = {}  # by stage name, for the stages that read its model
 
     def submit(self, stage: Stage) -> Pending:
         p = Pending(stage.name, stage.key())
+        memory = self._footprint(stage)
+        if memory is not None:
+            self._memory[stage.name] = memory
         self.planned.append(PlannedStage(stage.name, p.key, finished(self.cache_dir, stage) is not None,
-                                         {role: i.name for role, i in stage.inputs.items()}, stage.config_json()))
+                                         {role: i.name for role, i in stage.inputs.items()}, stage.config_json(),
+                                         memory))
         return p
+
+    def _footprint(self, stage: Stage) -> Footprint | None:
+        """A training stage that starts from a checkpoint: the checkpoint's training footprint;
+        a stage that runs a model made by one (predict, VIGC generation): that model's weights
+        (a finetune saves a model of the checkpoint's size)."""
+        c = stage.config
+        if isinstance(c, (finetune_stage.FinetuneStageConfig, vigc_stage.VIGCTrainConfig)) and c.checkpoint:
+            untuned = isinstance(c, finetune_stage.FinetuneStageConfig) and c.untuned
+            return footprint(c.checkpoint, None if untuned else c.finetune.train_lm)
+        model = stage.inputs.get("model")
+        upstream = self._memory.get(model.name) if model is not None else None
+        return upstream.inference() if upstream is not None else None
 
 
 def plan(cfg: StudyConfig, cache_dir: Path) -> list[PlannedStage]:

@@ -187,3 +187,30 @@ def test_workers_get_the_runners_device_which_is_not_in_the_key(tmp_path: Path) 
     assert not out.cached and out.meta == {"device": "cuda:1"}  # computed in a worker, on its device
     again = Runner(tmp_path).run(stage)  # a CPU rerun: the same key, so the finished output
     assert again.cached and again.key == out.key and again.meta == {"device": "cuda:1"}
+
+
+def test_a_workers_bars_are_taken_off_when_its_stage_finishes(tmp_path: Path) -> None:
+    """The study's display keeps only the running stages' bars: a bar relayed from a worker goes
+    when the worker closes it, and the overall line counts the stage."""
+    import io
+
+    from rich.console import Console
+
+    from harness.core.rich_progress import StudyProgress
+
+    with StudyProgress(Console(file=io.StringIO()), ["a", "b", "c", "d"]) as prog:
+        opened = []
+        add = prog.progress.add_task
+        prog.progress.add_task = lambda *a, **k: opened.append(a[0]) or add(*a, **k)  # type: ignore[method-assign]
+        runner = ParallelRunner(tmp_path, prog, lambda o: prog.finished(o.name, o.cached, o.seconds), jobs=2)
+        try:
+            graph(runner)
+            # The relay draws the workers' events as they arrive: give the last ones a moment.
+            deadline = time.monotonic() + 30
+            while len(prog.progress.tasks) > 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [t.description for t in prog.progress.tasks] == ["stages"]
+        finally:
+            runner.close()
+    assert sorted(opened) == [f"value {n}" for n in "abcd"]
+    assert (prog.progress.tasks[0].completed, prog.clock.info()) == (4, "4 ran")
