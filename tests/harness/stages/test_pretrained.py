@@ -149,3 +149,43 @@ def test_a_connector_aligned_on_other_lm_files_is_not_used(tmp_path: Path) -> No
     (folder / pretrained.INDEX).write_text(json.dumps(index))
     assert not pretrained.connector_fits(folder, "align-clip", dict(align, seed=0), world)
     assert not pretrained.connector_fits(folder, "align-nothing", dict(align, seed=0), world)
+
+
+def test_export_add_keeps_the_folder_and_records_what_a_connector_was_aligned_on(tmp_path: Path) -> None:
+    """`export --add` of a run that loaded its LM and tower from a folder and aligned a
+    connector on them: the folder keeps its parts, gains the connector, and the connector fits."""
+    run = _fake_run(tmp_path, lm_steps=load_config(preset="smoke").foundation.lm.steps)
+    out = tmp_path / "weights"
+    pretrained.export(run, out)
+    index = pretrained.read_index(out)
+    # A second run: LM and tower loaded from `out` (their files copied), the connector aligned.
+    run2 = tmp_path / "run2"
+    stages = {}
+    for part, sub in (("lm", "lm"), ("vision-clip", "vision-clip")):
+        d = run2 / "stages" / sub
+        for rel in index["parts"][part]["files"]:
+            (d / rel).parent.mkdir(parents=True, exist_ok=True)
+            (d / rel).write_bytes((out / part / rel).read_bytes())
+        (d / "manifest.json").write_text(json.dumps({"config": {}, "meta": {"pretrained": str(out)}}))
+        stages[f"foundation/{part}"] = {"path": str(d), "key": f"k-{part}"}
+    align = {"steps": 5, "batch": 4, "lr": 0.01, "arch": "llava", "num_query_tokens": 16, "seed": 0}
+    d = run2 / "stages" / "align-clip"
+    d.mkdir(parents=True)
+    (d / "connector.safetensors").write_bytes(b"projector")
+    (d / "manifest.json").write_text(json.dumps({
+        "config": align, "inputs": {"lm": "k-lm", "vision": "k-vision-clip", "world": "k-world"}, "meta": {},
+        "seconds": 1.0, "version": pretrained.code_versions()["vision-clip"], "harness": "0"}))
+    stages["foundation/align-clip"] = {"path": str(d), "key": "k-align"}
+    world = json.loads((run / "manifest.json").read_text())["config"]["world"]
+    (run2 / "manifest.json").write_text(json.dumps({"config": {"world": world}, "stages": stages}))
+
+    index2 = pretrained.export(run2, out, ("align-clip",), add=True)
+    assert set(index2["parts"]) == set(pretrained.PARTS) | {"align-clip"}
+    assert index2["parts"]["lm"] == index["parts"]["lm"]
+    assert (out / "lm" / "sub" / "weights.bin").read_bytes() == b"lm" * 10  # kept
+    assert (out / "align-clip" / "connector.safetensors").read_bytes() == b"projector"
+    assert index2["parts"]["align-clip"]["aligned_on"] == {"lm": index["parts"]["lm"]["files"],
+                                                           "vision": index["parts"]["vision-clip"]["files"]}
+    w = dict(world, kind="embedded")
+    assert pretrained.connector_fits(out, "align-clip", align, w)
+    assert not pretrained.connector_fits(out, "align-clip", dict(align, steps=6), w)
