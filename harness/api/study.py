@@ -88,11 +88,9 @@ def export_foundation(run_dir: Path, out_dir: Path, parts: Sequence[str] = (), a
     `foundation.pretrained`; returns the folder's index. `parts`: default the vision towers and
     the LM; `add`: keep the other parts of an existing `out_dir`."""
     from harness.core.records import MANIFEST
-    from harness.stages.pretrained import PARTS, export, read_index
+    from harness.stages.pretrained import PARTS, export
 
     run, out = Path(run_dir), Path(out_dir)
     if not (run / MANIFEST).is_file():
         raise BadInput(f"{run / MANIFEST}: not found (is {run} a finished run directory?)")
-    if add:
-        read_index(out)  # one line if it is not a foundation folder
     return export(run, out, tuple(parts) or PARTS, add=add)

@@ -131,11 +131,11 @@ def connector_fits(folder: Path, part: str, config: Mapping[str, Any], world: Ma
     tower files."""
     from harness.stages import foundation as foundation_stage
 
-    entry = read_index(folder)["parts"].get(part)
+    parts = read_index(folder)["parts"]
+    entry = parts.get(part)
     if entry is None:
         return False
     tower = "vision-" + part.split("-", 1)[1]
-    parts = read_index(folder)["parts"]
     return (entry.get("code_version") == foundation_stage.VERSION
             and entry.get("config") == {k: v for k, v in config.items() if k != "seed"}
             and {**WORLD_DEFAULTS, **entry.get("world", {})} == _world_spec(world)

@@ -60,7 +60,10 @@ class ParallelRunner(Runner):
         self._placed: set[str] = set()  # past the choice: holding a worker, cached, or failed
         self._slots = threading.Condition(self._lock)
         self._busy = 0
-        self._waiting: set[str] = set()
+        # The stage `_next` chose and the state it chose from: every waiter asks after each
+        # change, and the answer is the same for all of them until the next change.
+        self._state = 0
+        self._chosen: tuple[int, str | None] = (-1, None)
 
     def run(self, stage: Stage) -> StageOutput:
         """Submit the stage and wait for it."""
@@ -74,6 +77,7 @@ class ParallelRunner(Runner):
             self._inputs[stage.name] = [i.name for i in stage.inputs.values() if isinstance(i, Pending)]
             for inp in stage.inputs.values():
                 self._children.setdefault(inp.name, []).append(stage.name)
+            self._state += 1
         t = threading.Thread(target=self._drive, args=(stage, p), name=f"stage {stage.name}", daemon=True)
         self._drivers.append(t)
         t.start()
@@ -136,6 +140,7 @@ class ParallelRunner(Runner):
         """Record (holding the lock) that `name` is finished; wake the stages waiting for a worker."""
         self._done.add(name)
         self._placed.add(name)
+        self._state += 1
         self._slots.notify_all()
 
     def _chain(self, name: str, memo: dict[str, float]) -> float:
@@ -152,18 +157,15 @@ class ParallelRunner(Runner):
         if its thread has not asked yet: a stage that just became ready is a moment behind the
         ones already waiting, and it is often the one on the critical path."""
         with self._slots:
-            self._waiting.add(name)
-            try:
-                while True:
-                    if self._failed.is_set():
-                        raise self._first_error or RuntimeError(f"{name}: not started, an earlier stage failed")
-                    if self._busy < self.jobs and self._next() == name:
-                        break
-                    self._slots.wait(timeout=1.0)  # the timeout notices a failure elsewhere
-            finally:
-                self._waiting.discard(name)
+            while True:
+                if self._failed.is_set():
+                    raise self._first_error or RuntimeError(f"{name}: not started, an earlier stage failed")
+                if self._busy < self.jobs and self._next() == name:
+                    break
+                self._slots.wait(timeout=1.0)  # the timeout notices a failure elsewhere
             self._busy += 1
             self._placed.add(name)
+            self._state += 1
         try:
             yield
         finally:
@@ -172,12 +174,14 @@ class ParallelRunner(Runner):
                 self._slots.notify_all()
 
     def _next(self) -> str | None:
-        """The ready stage (all inputs finished, not yet placed) that should get a worker next."""
-        ready = [n for n in self._cost if n not in self._placed and all(i in self._done for i in self._inputs[n])]
-        if not ready:
-            return None
-        memo: dict[str, float] = {}
-        return max(ready, key=lambda n: self._chain(n, memo))  # max keeps the first of equals
+        """The ready stage (all inputs finished, not yet placed) that should get a worker next
+        (holding the lock)."""
+        if self._chosen[0] != self._state:
+            ready = [n for n in self._cost if n not in self._placed and all(i in self._done for i in self._inputs[n])]
+            memo: dict[str, float] = {}
+            # max keeps the first of equals: the first submitted
+            self._chosen = (self._state, max(ready, key=lambda n: self._chain(n, memo)) if ready else None)
+        return self._chosen[1]
 
     def _workers(self) -> ProcessPoolExecutor:
         with self._lock:
