@@ -95,6 +95,9 @@ class TargetConfig(Section):
     untuned: bool = Field(False, description="the untuned control: foundation and aligned connector, no "
                                              "instruction finetune; its rows have source 'none'")
     finetune: FinetuneConfig = FinetuneConfig()
+    seed: int | None = Field(None, description="training seed of this target's finetunes (initialisation and "
+                                               "batch order; default: the study's seed). Two targets that differ "
+                                               "only in it measure how much a result moves from training alone")
     sources: tuple[str, ...] | None = Field(None, description="data sources this target is finetuned on "
                                                               "(default: the study's `sources`)")
 

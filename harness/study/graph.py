@@ -190,7 +190,8 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
             label = f"{t.name}/{source}"
             ft = runner.submit(finetune_stage.FINETUNE(f"finetune/{label}", finetune_stage.FinetuneStageConfig(
                 arch=t.arch, checkpoint=t.checkpoint, blind=t.blind, untuned=t.untuned, files=files,
-                num_query_tokens=cfg.vigc.num_query_tokens, finetune=t.finetune, seed=cfg.seed, label=label), inputs))
+                num_query_tokens=cfg.vigc.num_query_tokens, finetune=t.finetune,
+                seed=cfg.seed if t.seed is None else t.seed, label=label), inputs))
             for b in cfg.benchmarks:
                 pred = runner.submit(bench_stage.PREDICT(f"predict/{label}/{b}", bench_stage.PredictStageConfig(
                     benchmark=b, blind=t.blind, batch_size=cfg.predict.batch_size, num_beams=cfg.predict.num_beams,

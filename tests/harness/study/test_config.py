@@ -266,3 +266,19 @@ def test_finetune_epochs_size_the_steps() -> None:
     assert planned_steps(600, 1.0, 10_000, 64) == 157 and planned_steps(600, 2.5, 100, 64) == 4
     assert planned_steps(600, 0.001, 10, 64) == 1
     assert "epochs" in bad({"targets": [{"name": "l", "finetune": {"epochs": 0}}]})
+
+
+def test_a_targets_training_seed_moves_only_its_finetunes(tmp_path: Path) -> None:
+    from harness import api
+
+    base = load_config(preset="smoke")
+    seeded = load_config(preset="smoke", overrides=["targets.0.seed=7"])
+    assert seeded.targets[0].seed == 7 and base.targets[0].seed is None
+    a = {s.name: s for s in api.plan_study(base, tmp_path / "run")}
+    b = {s.name: s for s in api.plan_study(seeded, tmp_path / "run")}
+    name = seeded.targets[0].name
+    moved = {n for n in a if a[n].key != b[n].key}
+    assert moved and all(n.split("/")[1] == name for n in moved)  # its finetunes, predictions, scores
+    assert all(b[n].config["seed"] == 7 for n in moved if n.startswith("finetune/"))
+    assert all(a[n].config["seed"] == base.seed for n in moved if n.startswith("finetune/"))
+    assert any(n.startswith("finetune/") for n in moved)
