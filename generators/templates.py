@@ -15,12 +15,27 @@ from harness.world.qa import (QA, VQA_SUFFIX, Known, article, as_multiple_choice
                               qa_same_colour, quadrant_of, refer)
 from harness.world.spec import COLOUR_INFO, SHAPES
 
+# Detailed-description instructions, as varied as LLaVA's (16 phrasings). With only the first
+# five, targets trained on gold data answered CHAIR's prompt, a phrasing no training set uses,
+# with a description about half the time (100 in 100 for these five): CHAIR then measured
+# following an unseen prompt as much as hallucination. The benchmarks' own prompts stay out.
 DETAIL_PROMPTS = (
     "Describe the following image in detail.",
     "Provide a detailed description of the given image.",
     "Give an elaborate explanation of the image you see.",
     "Explain the visual content of the image in great detail.",
     "What do you see in this image? Describe it in detail.",
+    "Tell me about this picture in detail.",
+    "Write a detailed account of what the picture shows.",
+    "Describe everything you can see in the picture.",
+    "Give a thorough description of this image.",
+    "What is in this picture? Describe it fully.",
+    "Please describe the picture in detail.",
+    "Walk me through the contents of this image.",
+    "Describe the scene in the image in detail.",
+    "Write a detailed description of this scene.",
+    "Write a full description of the image.",
+    "Describe the objects in this image and where they are.",
 )
 
 
