@@ -118,15 +118,15 @@ def correct(vlm: Any, feats: Any, questions: Sequence[str], rule: StopRule, max_
             break
         still: list[int] = []
         batches = [active[s:s + batch_size] for s in range(0, len(active), batch_size)]
-        got: dict[int, list[str]] = {}
-        for b in split.mine(len(batches)):
-            idx = batches[b]
+
+        def step(idx: list[int]) -> list[str]:
             prefixes = [" ".join(accepted[i]) for i in idx]
             prompts = [vic_prompt(questions[i]) for i in idx]
             qtexts = [f"{prompts[k]} {prefixes[k]}".strip() for k in range(len(idx))]
-            got[b] = vlm.generate(feats[idx], prompts, qformer_texts=qtexts, max_new_tokens=max_new_tokens,
-                                  prefixes=prefixes)
-        for idx, outs in zip(batches, split.merge(got, len(batches))):
+            return vlm.generate(feats[idx], prompts, qformer_texts=qtexts, max_new_tokens=max_new_tokens,
+                                prefixes=prefixes)
+
+        for idx, outs in zip(batches, split.map(batches, step)):
             for i, out in zip(idx, outs):
                 steps[i].append(out)
                 sent, ended = vic_step_outcome(out, rule)
@@ -167,17 +167,17 @@ class VIGC(Generator):
         # as one process's); the VIG batches, and each VIC step's, are shared out by `ctx.split`.
         feats, rows = feature_table(vlm, [j[0].path for j in jobs])
         starts = range(0, len(jobs), bs)
-        mine = ctx.split.mine(len(starts))
-        task = ctx.progress("VIG", sum(len(jobs[starts[b]:starts[b] + bs]) for b in mine))
-        got: dict[int, list[str]] = {}
-        for b in mine:
-            s = starts[b]
+        task = ctx.progress("VIG", sum(len(jobs[starts[b]:starts[b] + bs]) for b in ctx.split.mine(len(starts))))
+
+        def vig(s: int) -> list[str]:
             chunk = jobs[s:s + bs]
-            got[b] = vlm.generate(feats[rows[s:s + bs]], [j[3] for j in chunk], qformer_texts=[j[3] for j in chunk],
-                                  max_new_tokens=opts.get("vig_max_new_tokens", 96))
+            texts = vlm.generate(feats[rows[s:s + bs]], [j[3] for j in chunk], qformer_texts=[j[3] for j in chunk],
+                                 max_new_tokens=opts.get("vig_max_new_tokens", 96))
             task.advance(len(chunk))
+            return texts
+
+        raw = [text for texts in ctx.split.map(starts, vig) for text in texts]
         task.close()
-        raw = [text for texts in ctx.split.merge(got, len(starts)) for text in texts]
         parsed = [parse_vig(t) for t in raw]
         ok = [i for i, p in enumerate(parsed) if p.status == "ok"]
         corrected: dict[int, tuple[str, list[str]]] = {}

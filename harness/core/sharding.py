@@ -21,6 +21,7 @@ from harness.core.io import hash_obj, read_json, read_jsonl, write_json, write_j
 from harness.core.records import GenerationRecord
 
 T = TypeVar("T")
+B = TypeVar("B")
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
 
@@ -56,6 +57,11 @@ class BatchSplit:
     def mine(self, n: int) -> range:
         """The indices of the batches (of `n`) this process computes."""
         return range(self.rank, n, self.world)
+
+    def map(self, batches: Sequence[B], fn: Callable[[B], T]) -> list[T]:
+        """`fn` of each batch this process computes (in order), then every batch's result in
+        batch order, on every process (see `merge`)."""
+        return self.merge({b: fn(batches[b]) for b in self.mine(len(batches))}, len(batches))
 
     def merge(self, results: dict[int, T], n: int) -> list[T]:
         """All `n` batches' results in batch order, from each process's `{batch index: result}`

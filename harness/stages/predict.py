@@ -165,14 +165,15 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
     # with them the answers) are a function of the item list alone.
     order = sorted(range(len(items)), key=lambda i: len(items[i].prompt))
     batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    mine = split.mine(len(batches))
-    task = progress(description, sum(len(batches[b]) for b in mine))
-    answered: dict[int, list[str]] = {}
-    for b in mine:
-        idx = batches[b]
-        answered[b] = vlm.generate(feats[[rows[i] for i in idx]], [items[i].prompt for i in idx],
-                                   max_new_tokens=max(items[i].max_new_tokens for i in idx), num_beams=num_beams)
+    task = progress(description, sum(len(batches[b]) for b in split.mine(len(batches))))
+
+    def answer(idx: list[int]) -> list[str]:
+        texts = vlm.generate(feats[[rows[i] for i in idx]], [items[i].prompt for i in idx],
+                             max_new_tokens=max(items[i].max_new_tokens for i in idx), num_beams=num_beams)
         task.advance(len(idx))
+        return texts
+
+    answered = split.map(batches, answer)
     task.close()
-    out = {i: text for idx, texts in zip(batches, split.merge(answered, len(batches))) for i, text in zip(idx, texts)}
+    out = {i: text for idx, texts in zip(batches, answered) for i, text in zip(idx, texts)}
     return [out[i] for i in range(len(items))]
