@@ -50,6 +50,19 @@ def test_a_monotone_calibration_passes_and_the_findings_name_what_moved(tmp_path
     assert (pope.seed, pope.best, pope.untuned, pope.blind, pope.ceiling) == (70.0, ("seed+gold", 85.0), 50.0, 50.0, 100.0)
 
 
+def test_headroom_takes_the_blind_controls_best_source(tmp_path: Path) -> None:
+    # A blind control trained on data that teaches a format can outscore its seed-trained copy
+    # on priors alone; the headroom line must compare against that, and say which source it is.
+    samples = [s for src, (p, m) in CALIBRATED.items() for s in _model("llava", src, p, m)]
+    samples += _model("llava-blind", "seed", 50, 2) + _model("llava-blind", "seed+gold", 50, 9)
+    samples += _model("llava-untuned", "none", 50, 0)
+    run = load_run(make_run(tmp_path / "run", samples))
+    v = vd.build(run, primary_columns(run)[0])
+    mmb = next(h for h in v.headroom if h.benchmark == "mmbench")
+    assert (mmb.blind, mmb.blind_source) == (22.5, "seed+gold")
+    assert any("blind 22.5 (seed+gold)" in line for line in vd.headroom_lines(v))
+
+
 def test_a_failed_calibration_is_the_first_line_of_the_report(tmp_path: Path) -> None:
     levels = dict(CALIBRATED, **{"seed+noisy100": (90, 35)})  # corrupted data wins: the study cannot judge
     run = load_run(_run(tmp_path, levels))
