@@ -2,9 +2,9 @@
 
 Usage: python bench/bf16_cpu.py [--threads N] [--batch B] [--length L]
 
-Why it exists: targets and the VIGC model train under bf16 autocast only where the device
-computes bfloat16 natively (`harness.training.finetune`); a CPU without AVX512-BF16 or AMX
-emulates it. Prints the step time of each (best of 4 rounds of 5 steps, interleaved, so
+Why it exists: the tiny preset trains its targets and VIGC model in fp32 (`bf16: false`), and
+`vigc-bench finetune` / `train-vigc` autocast to bf16 only on a GPU that computes it: a CPU
+without AVX512-BF16 or AMX emulates it. Prints the step time of each (best of 4 rounds of 5 steps, interleaved, so
 both see the same machine load) and the ratio bf16 / fp32, measured in one run.
 """
 

@@ -37,9 +37,12 @@ def finetune(model: str, data: tuple[str, ...], images: str, out_dir: str, steps
 
     from harness import api
     from harness.core.rich_progress import RichProgress
+    from harness.models.runtime import bf16_supported, resolve_device
     from harness.training.recipes import FinetuneConfig
 
-    recipe = FinetuneConfig(steps=steps, batch=batch, lr=lr, train_lm=not freeze_lm)
+    # bf16 autocast on a GPU that computes it; a CPU emulates it, ~3x slower (bench/bf16_cpu.py).
+    recipe = FinetuneConfig(steps=steps, batch=batch, lr=lr, train_lm=not freeze_lm,
+                            bf16=bf16_supported(resolve_device(device)))
     with RichProgress(Console(stderr=True, quiet=quiet)) as prog:
         log = api.finetune(model, [Path(p) for p in data], Path(images), Path(out_dir), recipe, seed, blind, prog,
                            device, lora, gradient_checkpointing)

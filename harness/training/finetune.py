@@ -148,7 +148,6 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
     With `options.lora` the LM gets LoRA adapters, merged into its weights before returning."""
     import torch
 
-    from harness.models.runtime import bf16_supported
     from harness.training import distributed
     from harness.training.lora import add_lora, merge_lora
 
@@ -171,10 +170,6 @@ def finetune(vlm: Any, feats: Any, examples: Sequence[Example], *, steps: int, b
             p.data.copy_(saved)
         opt.load_state_dict(state["optimizer"])
         start, losses = state["step"], state["losses"]
-    # bfloat16 autocast only where the device computes it natively (CUDA): a CPU without
-    # AVX512-BF16 emulates it, 2.9x slower per step than fp32 for the tiny LM on a 2-core Xeon
-    # (bench/bf16_cpu.py), and emulated rounding differs between processors, which fp32 keeps small.
-    bf16 = bf16 and bf16_supported(vlm.device.type)
     tok = vlm.tokenizer
     lengths = [len(e.input_ids) for e in examples]
     vlm.model.train()

@@ -53,7 +53,6 @@ class FinetuneConfig(Section):
     lr: float = Field(1e-3, gt=0)
     warmup: int = Field(30, ge=0)
     train_lm: bool = True
-    bf16: bool = Field(True, description="autocast to bfloat16 where the device computes it natively (a CUDA GPU); "
-                                        "a CPU trains in fp32 (it emulates bf16, ~3x slower)")
+    bf16: bool = True
     max_length: int = Field(384, ge=16)
     checkpoint_every: int = Field(100, ge=1, description="steps between resumable checkpoints")
