@@ -155,3 +155,26 @@ def test_run_dry_run_prints_the_plan_and_runs_nothing(tmp_path: Path) -> None:
     # two targets (llava and its untuned control) a finetune and 2 x (predict, score).
     assert lines[-1] == "32 stages, 32 to run, 0 cached"
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["finetune", "train-vigc"])
+def test_training_commands_train_in_fp32_on_a_cpu(command: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # A CPU emulates bf16 (bench/bf16_cpu.py: ~3x slower per step), so the commands autocast
+    # only on a GPU that computes it; the recipe they hand to the API says which.
+    from harness import api
+
+    seen = {}
+
+    def fake(model, data, images, out, recipe, *args, **kwargs):  # noqa: ANN001, ANN202
+        seen["bf16"] = recipe.bf16
+        return {"examples": 1, "conversations": 1, "losses": []}
+
+    monkeypatch.setattr(api, "finetune" if command == "finetune" else "train_vigc", fake)
+    data = tmp_path / "d.json"
+    data.write_text("[]")
+    from tests.harness.cli._run import run_cli
+
+    code = run_cli(command, "--model", "m", "--data", str(data), "--images", str(tmp_path),
+                   "--out", str(tmp_path / "o"), "--device", "cpu", "--quiet")
+    assert code == 0 and seen == {"bf16": False}
