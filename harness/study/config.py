@@ -126,6 +126,9 @@ class VIGCConfig(Section):
     num_query_tokens: int = Field(16, ge=1)
     train_data_types: tuple[str, ...] = ("conversation", "detail", "complex_reasoning", "knowledge_vqa")
     finetune: FinetuneConfig = FinetuneConfig(train_lm=False)
+    seed: int | None = Field(None, description="training seed of the VIGC model (initialisation and batch order; "
+                                               "default: the study's seed). Studies that differ only in it measure "
+                                               "how much the VIGC findings move from training alone")
     generate: VICConfig = VICConfig()
 
     _data_types = field_validator("train_data_types")(_known_data_types)

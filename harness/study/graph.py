@@ -291,7 +291,8 @@ def _vigc(cfg: StudyConfig, g: _Graph, seed_stage: Pending) -> Pending:
     if extra_types:
         inputs["data:seed-extra-types"] = g.generate("seed-extra-types", "language_only", "seed", extra_types)
     model = g.runner.submit(vigc_stage.VIGC_TRAIN("vigc/train", vigc_stage.VIGCTrainConfig(
-        checkpoint=v.checkpoint, finetune=v.finetune, num_query_tokens=v.num_query_tokens, data_types=v.train_data_types, seed=cfg.seed),
+        checkpoint=v.checkpoint, finetune=v.finetune, num_query_tokens=v.num_query_tokens, data_types=v.train_data_types,
+        seed=cfg.seed if v.seed is None else v.seed),
         inputs))
     gen = v.generate
     return g.runner.submit(vigc_stage.VIGC_GENERATE("data/vigc", vigc_stage.VIGCGenerateConfig(

@@ -282,3 +282,18 @@ def test_a_targets_training_seed_moves_only_its_finetunes(tmp_path: Path) -> Non
     assert all(b[n].config["seed"] == 7 for n in moved if n.startswith("finetune/"))
     assert all(a[n].config["seed"] == base.seed for n in moved if n.startswith("finetune/"))
     assert any(n.startswith("finetune/") for n in moved)
+
+
+def test_the_vigc_models_training_seed_moves_only_it_and_what_it_feeds(tmp_path: Path) -> None:
+    from harness import api
+
+    base = load_config(preset="smoke")
+    seeded = load_config(preset="smoke", overrides=["vigc.seed=7"])
+    assert seeded.vigc.seed == 7 and base.vigc.seed is None
+    a = {s.name: s for s in api.plan_study(base, tmp_path / "run")}
+    b = {s.name: s for s in api.plan_study(seeded, tmp_path / "run")}
+    moved = {n for n in a if a[n].key != b[n].key}
+    assert b["vigc/train"].config["seed"] == 7 and a["vigc/train"].config["seed"] == base.seed
+    assert "vigc/train" in moved and not any(n.startswith(("world", "foundation", "data/seed")) for n in moved)
+    assert all(a[n].key == b[n].key for n in a if "seed+vigc" not in n and "seed+vig/" not in n
+               and not n.startswith(("vigc/", "data/vig", "quality/vig")) and n in b)
