@@ -4,8 +4,9 @@ Usage: python bench/bf16_cpu.py [--threads N] [--batch B] [--length L]
 
 Why it exists: the tiny preset trains its targets and VIGC model in fp32 (`bf16: false`), and
 `vigc-bench finetune` / `train-vigc` autocast to bf16 only on a GPU that computes it: a CPU
-without AVX512-BF16 or AMX emulates it. Prints the step time of each (best of 4 rounds of 5 steps, interleaved, so
-both see the same machine load) and the ratio bf16 / fp32, measured in one run.
+without AVX512-BF16 or AMX emulates it. Prints the step time of each (best of 4 rounds of 5
+steps, interleaved, so both see the same machine load) and the ratio bf16 / fp32, measured in
+one run.
 """
 
 from __future__ import annotations

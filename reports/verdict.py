@@ -105,6 +105,16 @@ def _roles(run: "RunData") -> dict[str, str]:
     return out
 
 
+def _values(run: "RunData", t: str, sources: Sequence[str], col: "Column") -> dict[str, float]:
+    """source -> `col`'s value for target `t`, over the sources that have one."""
+    return {s: v for s in sources if (v := _value(run, t, s, col)) is not None}
+
+
+def _best(vals: dict[str, float], higher_is_better: bool) -> tuple[str, float] | None:
+    """The (source, value) best in the metric's direction; None when there is none."""
+    return max(vals.items(), key=lambda kv: adjusted(kv[1], higher_is_better)) if vals else None
+
+
 def _value(run: "RunData", t: str, s: str, col: "Column") -> float | None:
     from reports.leaderboard import level
 
@@ -163,8 +173,8 @@ def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
         blind = next((t for t, r in roles.items() if r == "blind" and t in sources_of), None)
         untuned = next((t for t, r in roles.items() if r == "untuned" and t in sources_of), None)
         for c in columns:
-            vals = {s: v for s in sources_of[head] if (v := _value(run, head, s, c)) is not None}
-            best = max(vals.items(), key=lambda kv: adjusted(kv[1], c.higher_is_better)) if vals else None
+            vals = _values(run, head, sources_of[head], c)
+            best = _best(vals, c.higher_is_better)
 
             def first(t: str | None) -> float | None:
                 return None if t is None else _value(run, t, sources_of[t][0], c)
@@ -172,8 +182,7 @@ def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
             # The blind control's best source, not its first: trained on data that teaches an
             # answer format (short answers, for OK-VQA), a blind model scores on priors alone
             # what a seeing one might be credited for (README: what the default study finds).
-            blinds = {s: v for s in (sources_of[blind] if blind else ()) if (v := _value(run, blind, s, c)) is not None}
-            top = max(blinds.items(), key=lambda kv: adjusted(kv[1], c.higher_is_better)) if blinds else None
+            top = _best(_values(run, blind, sources_of[blind], c), c.higher_is_better) if blind else None
             head_rows.append(Headroom(c.benchmark, c.label, c.higher_is_better, vals.get(BASELINE_SOURCE), best,
                                       first(untuned), top[1] if top else None, top[0] if top else None))
     return Verdict(head, cals, findings, head_rows, idx)

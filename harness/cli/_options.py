@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
+
+if TYPE_CHECKING:
+    from harness.training.recipes import FinetuneConfig
 
 F = Callable[..., Any]
 
@@ -32,3 +35,13 @@ def training_options(f: F) -> F:
                         help="Train LoRA adapters (rank 8) on the LM's projections instead of the whole LM; they "
                              "are merged before saving, so --out is a plain checkpoint. Needs the [lora] extra "
                              "(peft).")(f)
+
+
+def training_recipe(steps: int, batch: int, lr: float, freeze_lm: bool, device: str) -> "FinetuneConfig":
+    """The recipe of `finetune` / `train-vigc`: bf16 autocast only on a GPU that computes it (a
+    CPU emulates it, ~3x slower per step: bench/bf16_cpu.py)."""
+    from harness.models.runtime import bf16_supported, resolve_device
+    from harness.training.recipes import FinetuneConfig
+
+    return FinetuneConfig(steps=steps, batch=batch, lr=lr, train_lm=not freeze_lm,
+                          bf16=bf16_supported(resolve_device(device)))

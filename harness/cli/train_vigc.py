@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from harness.cli._options import device_option, training_options
+from harness.cli._options import device_option, training_options, training_recipe
 
 
 @click.command("train-vigc")
@@ -40,12 +40,8 @@ def train_vigc(model: str, data: tuple[str, ...], images: str, out_dir: str, ste
 
     from harness import api
     from harness.core.rich_progress import RichProgress
-    from harness.models.runtime import bf16_supported, resolve_device
-    from harness.training.recipes import FinetuneConfig
 
-    # bf16 autocast on a GPU that computes it; a CPU emulates it, ~3x slower (bench/bf16_cpu.py).
-    recipe = FinetuneConfig(steps=steps, batch=batch, lr=lr, train_lm=not freeze_lm,
-                            bf16=bf16_supported(resolve_device(device)))
+    recipe = training_recipe(steps, batch, lr, freeze_lm, device)
     with RichProgress(Console(stderr=True, quiet=quiet)) as prog:
         log = api.train_vigc(model, [Path(p) for p in data], Path(images), Path(out_dir), recipe, seed, prog,
                              device, lora, gradient_checkpointing)
