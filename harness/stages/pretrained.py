@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from harness.core.errors import BadConfig, BadInput
 from harness.core.io import read_json, sha256_bytes, write_json
@@ -150,7 +150,11 @@ def digest(folder: Path, part: str) -> str:
 
 class LoadConfig(Section):
     """One part of a pretrained foundation folder, and the hash of its files (so a changed
-    folder is a changed key)."""
+    folder is a changed key). The folder itself is not keyed: `digest` says what is loaded, so
+    a stage cache shared by two checkouts (whose shipped weights lie at different paths) reuses
+    the stage and everything after it."""
+
+    UNKEYED: ClassVar[tuple[str, ...]] = ("folder",)
 
     part: str
     folder: str

@@ -158,6 +158,13 @@ class Stage:
         """The config as JSON-able data: what the key is taken of and the manifest records."""
         return self.config.model_dump(mode="json") if isinstance(self.config, BaseModel) else dict(self.config)
 
+    def keyed_config(self) -> dict[str, Any]:
+        """The config without the fields its class names in `UNKEYED`: those say where to read
+        something whose content another field identifies (a folder beside its files' digest),
+        so the same weights in two checkouts, or a moved one, share one cache entry."""
+        unkeyed = getattr(type(self.config), "UNKEYED", ())
+        return {k: v for k, v in self.config_json().items() if k not in unkeyed}
+
     def resolved(self) -> "Stage":
         """This stage with every pending input replaced by its output (waits for them)."""
         return replace(self, inputs={r: i.result() if isinstance(i, Pending) else i for r, i in self.inputs.items()})
@@ -170,7 +177,7 @@ class Stage:
             "harness": __version__,
             # The source of every module the stage function can run (its module's import closure).
             "code": code_fingerprint(self.fn.__module__),
-            "config": self.config_json(),
+            "config": self.keyed_config(),
             "inputs": {role: out.key for role, out in sorted(self.inputs.items())},
         })
 

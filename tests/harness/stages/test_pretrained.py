@@ -55,6 +55,22 @@ def test_export_then_check_and_load(tmp_path: Path) -> None:
     assert meta.trained == {"final_loss": 0.5}
 
 
+def test_the_same_weights_in_another_folder_have_the_same_key(tmp_path: Path) -> None:
+    """A stage cache shared by two checkouts reuses the load stages (and all after them): the
+    key follows the files' digest, not the folder they are read from."""
+    run = _fake_run(tmp_path, lm_steps=load_config(preset="smoke").foundation.lm.steps)
+    a, b = tmp_path / "a" / "weights", tmp_path / "b" / "weights"
+    pretrained.export(run, a)
+    pretrained.export(run, b)
+
+    def key(folder: Path, part: str = "lm") -> str:
+        cfg = pretrained.LoadConfig(folder=str(folder), part=part, digest=pretrained.digest(folder, part))
+        return pretrained.LOAD("foundation/lm", cfg).key()
+
+    assert key(a) == key(b)
+    assert key(a) != key(a, "vision-clip")  # other files, other key
+
+
 def test_other_recipe_is_refused_naming_the_key(tmp_path: Path) -> None:
     out = tmp_path / "weights"
     pretrained.export(_fake_run(tmp_path, lm_steps=12345), out)
