@@ -137,14 +137,17 @@ def llava_pairs(path: Path) -> list[GenerationRecord]:
 
 
 def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:
-    """Train the InstructBLIP-style VIGC model on VIG + VIC samples from the seed data."""
+    """Train the InstructBLIP-style VIGC model on VIG + VIC samples from the seed data, starting from
+    a finetuned target of the study (`init`), a checkpoint, or the tiny model assembled from the
+    foundation."""
+    from harness.models.adapter import load_vlm
     from harness.models.assemble import assemble_tiny
 
     c = ctx.config
     ft = c.finetune
-    if c.checkpoint:
-        from harness.models.adapter import load_vlm
-
+    if "init" in ctx.inputs:  # a target of the study, finetuned on the seed (vigc.start_from)
+        vlm = load_vlm(ctx.input_path("init") / "model", ctx.device)
+    elif c.checkpoint:
         vlm = load_vlm(c.checkpoint, ctx.device)
     else:
         vlm = assemble_tiny("instructblip", ctx.input_path("lm"), ctx.input_path("vision"),
@@ -192,7 +195,7 @@ def run_vigc_generate(ctx: StageContext[VIGCGenerateConfig]) -> VIGCGenerateResu
 
 
 VIGC_TRAIN = StageSpec("vigc/train", VERSION, run_vigc_train, VIGCTrainConfig, VIGCTrainResult,
-                       inputs=("world", "data:"), optional=("lm", "vision", "align"), collective=True,
+                       inputs=("world", "data:"), optional=("lm", "vision", "align", "init"), collective=True,
                        cost=200)
 # Collective: under torchrun the ranks share VIG's batches and each VIC step's; rank 0 writes.
 VIGC_GENERATE = StageSpec("data/vigc", VERSION, run_vigc_generate, VIGCGenerateConfig, VIGCGenerateResult,

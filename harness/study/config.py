@@ -120,6 +120,10 @@ class VIGCConfig(Section):
     enabled: bool = False
     checkpoint: str | None = Field(None, description="InstructBLIP checkpoint (local path or hub id) the VIGC model "
                                                      "starts from; None builds the tiny one from the foundation")
+    start_from: str | None = Field(
+        None, description="a target of this study (arch instructblip) whose finetune on `seed` the VIGC model "
+                          "starts from, as the paper's VIGC starts from InstructBLIP, an instruction-tuned model; "
+                          "None: from `checkpoint`, else from the foundation")
     train_files: dict[str, tuple[str, ...]] = Field(
         default_factory=dict, description="more training data by data type, LLaVA-format JSON (the paper: OK-VQA "
                                           "and A-OKVQA train as knowledge_vqa); types given here are not generated")
@@ -304,7 +308,26 @@ class StudyConfig(Section):
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"targets: duplicate target names {names}")
+        self._check_start_from()
         return self
+
+    def _check_start_from(self) -> None:
+        """`vigc.start_from` names an InstructBLIP target finetuned on `seed`, and no checkpoint too."""
+        name = self.vigc.start_from
+        if name is None:
+            return
+        if self.vigc.checkpoint is not None:
+            raise ValueError("vigc: give start_from or checkpoint, not both")
+        t = next((t for t in self.targets if t.name == name), None)
+        if t is None:
+            raise ValueError(f"vigc.start_from: no target named {excerpt(name)} (targets: "
+                             f"{', '.join(x.name for x in self.targets)})")
+        if t.arch != "instructblip" or t.blind or t.untuned:
+            raise ValueError(f"vigc.start_from: target {name} must be a seeing, finetuned instructblip target "
+                             "(the VIGC model is InstructBLIP-style)")
+        if BASELINE_SOURCE not in self.sources_for(t):
+            raise ValueError(f"vigc.start_from: target {name} is not finetuned on {BASELINE_SOURCE!r}, the data "
+                             "the VIGC model starts from")
 
 
 def _suggest(loc: tuple[Any, ...], model: type[BaseModel]) -> str:

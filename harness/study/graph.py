@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from harness.core.config import config_dict
 from harness.core.io import read_json
@@ -16,7 +16,7 @@ from harness.stages import foundation as foundation_stage, lm as lm_stage, pretr
 from harness.stages import data_file as data_file_stage
 from harness.stages import quality as quality_stage, vigc as vigc_stage, world as world_stage
 from harness.stages.runner import Pending, Runner, Stage, finished
-from harness.study.config import StudyConfig
+from harness.study.config import StudyConfig, TargetConfig
 from harness.study.sources import NOISY_PARTS, UNTUNED_SOURCE, resolve_source
 from harness.training.footprint import Footprint, footprint
 
@@ -58,6 +58,7 @@ class _Graph:
         self._lm: Pending | None = None
         self._vision: dict[str, Pending] = {}
         self._align: dict[str, Pending] = {}
+        self._finetunes: dict[str, Pending] = {}
         spec = cfg.foundation.pretrained
         self.pretrained = pretrained.resolve(spec) if spec else None
 
@@ -100,6 +101,24 @@ class _Graph:
                 self._align[arch] = self.runner.submit(foundation_stage.ALIGN(
                     f"foundation/{part}", config, {"world": self.world, "lm": self.lm(), "vision": self.vision(arch)}))
         return self._align[arch]
+
+    def finetune(self, t: TargetConfig, source: str, parts: Mapping[str, Part]) -> Pending:
+        """Target `t` finetuned on `source`, submitted once (the VIGC model may start from it)."""
+        label = f"{t.name}/{source}"
+        if label not in self._finetunes:
+            inputs: dict[str, Pending] = {"world": self.world}
+            if t.checkpoint is None:
+                inputs["lm"], inputs["vision"], inputs["align"] = self.lm(), self.vision(t.arch), self.align(t.arch)
+            files = {}
+            for p in () if t.untuned else resolve_source(source, self.cfg.data_files).parts:
+                inputs[f"data:{p}"] = parts[p].stage
+                files[f"data:{p}"] = parts[p].llava_file
+            self._finetunes[label] = self.runner.submit(finetune_stage.FINETUNE(
+                f"finetune/{label}", finetune_stage.FinetuneStageConfig(
+                    arch=t.arch, checkpoint=t.checkpoint, blind=t.blind, untuned=t.untuned, files=files,
+                    num_query_tokens=self.cfg.vigc.num_query_tokens, finetune=t.finetune,
+                    seed=self.cfg.seed if t.seed is None else t.seed, label=label), inputs))
+        return self._finetunes[label]
 
     def generate(self, name: str, generator: str, split: str, data_types: tuple[str, ...],
                  noise: float | None = None) -> Pending:
@@ -161,7 +180,7 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
             for name, noise in NOISY_PARTS.items():
                 parts[name] = Part(g.generate(name, "noisy", "extra", cfg.extra_data_types, noise), LLAVA_FILE, "extra")
         if cfg.vigc.enabled:
-            vigc_data = _vigc(cfg, g, seed_stage)
+            vigc_data = _vigc(cfg, g, parts)
             parts["vig"] = Part(vigc_data, vigc_stage.VIG_LLAVA_FILE, "extra", "vig")
             parts["vigc"] = Part(vigc_data, vigc_stage.VIGC_LLAVA_FILE, "extra")
     for name, path in cfg.data_files.items():
@@ -180,18 +199,8 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
         benchmarks=cfg.benchmarks, seed=cfg.seed), {"world": g.world}))
     for t in cfg.targets:
         for source in (UNTUNED_SOURCE,) if t.untuned else cfg.sources_for(t):
-            inputs: dict[str, Pending] = {"world": g.world}
-            if t.checkpoint is None:
-                inputs["lm"], inputs["vision"], inputs["align"] = g.lm(), g.vision(t.arch), g.align(t.arch)
-            files = {}
-            for p in () if t.untuned else resolve_source(source, cfg.data_files).parts:
-                inputs[f"data:{p}"] = parts[p].stage
-                files[f"data:{p}"] = parts[p].llava_file
             label = f"{t.name}/{source}"
-            ft = runner.submit(finetune_stage.FINETUNE(f"finetune/{label}", finetune_stage.FinetuneStageConfig(
-                arch=t.arch, checkpoint=t.checkpoint, blind=t.blind, untuned=t.untuned, files=files,
-                num_query_tokens=cfg.vigc.num_query_tokens, finetune=t.finetune,
-                seed=cfg.seed if t.seed is None else t.seed, label=label), inputs))
+            ft = g.finetune(t, source, parts)
             for b in cfg.benchmarks:
                 pred = runner.submit(bench_stage.PREDICT(f"predict/{label}/{b}", bench_stage.PredictStageConfig(
                     benchmark=b, blind=t.blind, batch_size=cfg.predict.batch_size, num_beams=cfg.predict.num_beams,
@@ -275,12 +284,15 @@ def plan(cfg: StudyConfig, cache_dir: Path) -> list[PlannedStage]:
     return runner.planned
 
 
-def _vigc(cfg: StudyConfig, g: _Graph, seed_stage: Pending) -> Pending:
+def _vigc(cfg: StudyConfig, g: _Graph, parts: Mapping[str, Part]) -> Pending:
     """Train the VIGC model on the seed data (plus knowledge VQA on the seed images) and run
     VIG + VIC on the extra images."""
     v = cfg.vigc
-    inputs: dict[str, Pending] = {"world": g.world, "data:seed": seed_stage}
-    if v.checkpoint is None:
+    inputs: dict[str, Pending] = {"world": g.world, "data:seed": parts[BASELINE_SOURCE].stage}
+    if v.start_from is not None:
+        start = next(t for t in cfg.targets if t.name == v.start_from)
+        inputs["init"] = g.finetune(start, BASELINE_SOURCE, parts)
+    elif v.checkpoint is None:
         inputs.update(lm=g.lm(), vision=g.vision("instructblip"), align=g.align("instructblip"))
     if v.train_files:
         inputs["data:vigc-train-files"] = g.runner.submit(data_file_stage.DATA_FILE(

@@ -297,3 +297,39 @@ def test_the_vigc_models_training_seed_moves_only_it_and_what_it_feeds(tmp_path:
     assert "vigc/train" in moved and not any(n.startswith(("world", "foundation", "data/seed")) for n in moved)
     assert all(a[n].key == b[n].key for n in a if "seed+vigc" not in n and "seed+vig/" not in n
                and not n.startswith(("vigc/", "data/vig", "quality/vig")) and n in b)
+
+
+def test_the_vigc_model_can_start_from_a_finetuned_instructblip_target(tmp_path: Path) -> None:
+    """`vigc.start_from`: the VIGC model loads that target's seed finetune (submitted once) in place
+    of the foundation; nothing else moves."""
+    from harness import api
+
+    blip = "targets=[{name: llava}, {name: blip, arch: instructblip, finetune: {steps: 3, batch: 4}}]"
+    base = load_config(preset="smoke", overrides=[blip])
+    started = load_config(preset="smoke", overrides=[blip, "vigc.start_from=blip"])
+    a = {s.name: s for s in api.plan_study(base, tmp_path / "run")}
+    planned = api.plan_study(started, tmp_path / "run")
+    b = {s.name: s for s in planned}
+    assert [s.name for s in planned].count("finetune/blip/seed") == 1
+    assert b["vigc/train"].inputs["init"] == "finetune/blip/seed" and "init" not in a["vigc/train"].inputs
+    assert {"lm", "vision", "align"} <= set(a["vigc/train"].inputs)
+    assert not {"lm", "vision", "align"} & set(b["vigc/train"].inputs)
+    moved = {n for n in a if a[n].key != b[n].key}
+    assert "vigc/train" in moved and all(n.startswith(("vigc/", "data/vig", "quality/vig")) or "+vig" in n
+                                         for n in moved)
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    (["vigc.start_from=blip"], "vigc.start_from: no target named 'blip' (targets: llava"),
+    (["vigc.start_from=llava"], "target llava must be a seeing, finetuned instructblip target"),
+    (["targets=[{name: b, arch: instructblip, blind: true, sources: [seed]}]", "vigc.start_from=b"],
+     "target b must be a seeing"),
+    (["sources=[seed, seed+lang]", "targets=[{name: b, arch: instructblip, sources: [seed+lang]}]",
+      "vigc.start_from=b"], "target b is not finetuned on 'seed'"),
+    (["targets=[{name: b, arch: instructblip}]", "vigc.start_from=b", "vigc.checkpoint=x"],
+     "give start_from or checkpoint, not both"),
+])
+def test_vigc_start_from_is_checked_before_any_work(overrides: list[str], fragment: str) -> None:
+    with pytest.raises(BadConfig) as e:
+        load_config(preset="smoke", overrides=overrides)
+    assert fragment in str(e.value)
