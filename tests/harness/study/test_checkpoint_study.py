@@ -52,3 +52,25 @@ def test_vigc_generation_from_a_hub_instructblip(hub_checkpoints: Any, tmp_path:
     ft = read_json(stages["finetune/llava/seed+vigc"].path / "manifest.json")
     assert ft["inputs"]["data:vigc"] == gen.key
     assert {r.source for r in res.results} == {"seed+vigc"}
+
+
+@pytest.mark.slow  # about 15 s on 2 cores
+def test_the_vigc_model_starts_from_a_targets_seed_finetune(hub_checkpoints: Any, tmp_path: Path) -> None:
+    """`vigc.start_from`: vigc/train loads the instructblip target's seed finetune (run once, for
+    both uses), not the foundation."""
+    cfg = load_config(preset="smoke", overrides=[
+        f"targets=[{{name: blip, arch: instructblip, checkpoint: {hub_checkpoints.instructblip}, "
+        "finetune: {steps: 1, batch: 4}}]", "vigc.start_from=blip",
+        "world.images={foundation: 1, seed: 12, extra: 3, bench: 4}", f"extra_data_types={TYPES}",
+        f"seed_data.data_types={TYPES}", f"vigc.train_data_types={TYPES}", f"vigc.generate.data_types={TYPES}",
+        "vigc.finetune.steps=2", "vigc.finetune.batch=4", "vigc.generate.max_sentences=2",
+        "sources=[seed, seed+vigc]", "benchmarks=[pope]", "quality.enabled=false"])
+    res = api.run_study(cfg, tmp_path / "run", jobs=1)
+    names = [o.name for o in res.history]
+    assert names.count("finetune/blip/seed") == 1 and not [n for n in names if n.startswith("foundation/")]
+    stages = {o.name: o for o in res.history}
+    trained = read_json(stages["vigc/train"].path / "manifest.json")
+    assert trained["inputs"]["init"] == stages["finetune/blip/seed"].key
+    # The target's model: the hub checkpoint's 4 query tokens, not the tiny VIGC model's 16.
+    assert read_json(stages["vigc/train"].path / "model" / "config.json")["num_query_tokens"] == 4
+    assert {r.source for r in res.results} == {"seed", "seed+vigc"}
