@@ -314,7 +314,7 @@ class StudyConfig(Section):
     def _check_start_from(self) -> None:
         """`vigc.start_from` names an InstructBLIP target finetuned on `seed`, and no checkpoint too."""
         name = self.vigc.start_from
-        if name is None:
+        if name is None or not self.vigc.enabled:  # no VIGC model: nothing starts from the target
             return
         if self.vigc.checkpoint is not None:
             raise ValueError("vigc: give start_from or checkpoint, not both")

@@ -333,3 +333,9 @@ def test_vigc_start_from_is_checked_before_any_work(overrides: list[str], fragme
     with pytest.raises(BadConfig) as e:
         load_config(preset="smoke", overrides=overrides)
     assert fragment in str(e.value)
+
+
+def test_vigc_start_from_is_not_checked_without_a_vigc_model() -> None:
+    cfg = load_config(preset="tiny", overrides=["vigc.enabled=false", "targets=[{name: llava}]",
+                                                "sources=[seed, seed+lang]"])
+    assert cfg.vigc.start_from == "instructblip" and not cfg.vigc.enabled
