@@ -119,7 +119,7 @@ class VIGCConfig(Section):
 
     enabled: bool = False
     checkpoint: str | None = Field(None, description="InstructBLIP checkpoint (local path or hub id) the VIGC model "
-                                                     "starts from; None builds the tiny one from the foundation")
+                                                     "starts from; None: `start_from`, else the tiny one built from the foundation")
     start_from: str | None = Field(
         None, description="a target of this study (arch instructblip) whose finetune on `seed` the VIGC model "
                           "starts from, as the paper's VIGC starts from InstructBLIP, an instruction-tuned model; "
