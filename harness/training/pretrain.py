@@ -127,12 +127,13 @@ def pretrain_vision(vision: Any, pixels: Any, labels: Any, grid: int, steps: int
 def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[int], tuple[list, list, Any]],
                       steps: int, lr: float, seed: int, resume: Any = None,
                       advance: Callable[[int, float], None] | None = None,
-                      checkpoint_every: int = 100) -> dict[str, float]:
+                      checkpoint_every: int = 100, bf16: bool = True) -> dict[str, float]:
     """Pretrain `lm` (and the codebook's position directions) on slot documents.
 
     `batch_fn(step)` returns (input ids, labels, slot attrs for the image placeholders in
     order), on the CPU: each batch goes to the device `lm` is on (the codebook must be there
     too). Checkpoints go to `resume/lm_state.pt` so a killed run continues where it was.
+    `bf16`: the forward pass under bf16 autocast (CPUs without native bf16 emulate it, slowly).
     """
     import os
 
@@ -174,7 +175,7 @@ def pretrain_lm_slots(lm: Any, book: Any, tokenizer: Any, batch_fn: Callable[[in
         attrs = attrs.to(device)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, max(1, steps // 30))
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             e = emb(ids)
             if attrs.shape[0]:
                 slots = book.vectors(attrs, emb.weight).to(e.dtype)

@@ -72,6 +72,43 @@ def test_scene_documents_are_written_as_documents_never_in_the_chat_template() -
             assert "Describe" not in t and "Generate a question" not in t and "symbol" not in t
 
 
+def test_knowledge_documents_point_at_an_object_without_naming_what_the_fact_is_about() -> None:
+    """The fourth phase's documents: a knowledge question about one object of the scene, the
+    image between question and options, answered with the fact (a word, or a letter)."""
+    from harness.world.qa import known_from_scene
+    from harness.world.scenes import sample_scene
+    from harness.world.spec import COLOUR_INFO, SHAPES
+
+    rng = random.Random(4)
+    forms, lettered = Counter(), 0
+    for k in range(300):
+        scene = sample_scene(k, 7, "foundation")
+        doc = L.knowledge_doc(scene, rng)
+        if doc is None:
+            continue
+        user, assistant = doc
+        parts = [p["type"] for p in user["content"]]
+        assert parts[:2] == ["text", "image"]
+        question = user["content"][0]["text"]
+        objs = known_from_scene(scene)
+        if len(parts) == 3:  # lettered options after the image
+            lettered += 1
+            assert assistant["content"] in "ABCD"
+            continue
+        answer = assistant["content"]
+        if question.startswith("How many sides"):
+            forms["sides"] += 1
+            # the shape is not named: the answer needs the object seen
+            assert not any(f" {s} " in question for s in SHAPES)
+            assert answer in {str(SHAPES[o.shape].sides) for o in objs}
+        elif question.startswith("Is the colour of"):
+            forms["warm"] += 1
+            assert not any(f" {c} " in question for c in COLOUR_INFO)
+            assert answer in {"warm" if COLOUR_INFO[o.colour].warm else "cool" for o in objs}
+    assert forms["sides"] > 5 and forms["warm"] > 5
+    assert 0.3 < lettered / 300 < 0.7  # about half with lettered options
+
+
 def _train(steps: int, resume, stop_at: int | None = None, log: dict | None = None) -> dict:
     """A tiny LM trained on text documents by `pretrain_lm_slots`; its final weights (and, into
     `log`, what the training returned)."""
