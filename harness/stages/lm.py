@@ -353,12 +353,6 @@ def run_lm(ctx: StageContext[LMStageConfig]) -> LMResult:
     # keeps exact zeros, the cleanest signal while lookups are learned.
     book = book.with_empty_word(tok)
     meta = {"final_loss": round(log["loss"], 4), "vocab": len(tok), "resumed_from": log["resumed_from"]}
-    # Each later phase starts a fresh optimizer and schedule, so the phases before it are unchanged by it.
-    for name, share, heavy, weight, title in LATER_PHASES:
-        got = train_phase(lm, book, tok, bucketed(lettered(heavy, weight), encode, attrs, cfg.batch, f"lm-{name}/{seed}"),
-                          max(1, round(cfg.steps * share)), MC_PHASE_LR, seed, resume_dir(ctx) / name, ctx.progress,
-                          f"foundation: LM {title} phase")
-        meta[f"{name}_phase_loss"] = round(got["loss"], 4)
 
     def draw_knowledge(grng: random.Random, step: int) -> tuple[tuple[str, list[dict[str, Any]]], list[int]] | None:
         i = grng.randrange(len(scenes))
@@ -370,10 +364,16 @@ def run_lm(ctx: StageContext[LMStageConfig]) -> LMResult:
             return (CHAT, copy_doc(grng)), []
         return mixed(grng, i)
 
-    got = train_phase(lm, book, tok, bucketed(draw_knowledge, encode, attrs, cfg.batch, f"lm-knowledge/{seed}"),
-                      max(1, round(cfg.steps * KNOWLEDGE_PHASE)), MC_PHASE_LR, seed, resume_dir(ctx) / "knowledge",
-                      ctx.progress, "foundation: LM knowledge phase", bf16=False)
-    meta["knowledge_phase_loss"] = round(got["loss"], 4)
+    # (name: batch tag, resume directory and meta key; steps as a share of the first phase's; draw;
+    # title; bf16 autocast), in order.
+    phases = [(name, share, lettered(heavy, weight), title, True) for name, share, heavy, weight, title in LATER_PHASES]
+    phases.append(("knowledge", KNOWLEDGE_PHASE, draw_knowledge, "knowledge", False))
+    # Each later phase starts a fresh optimizer and schedule, so the phases before it are unchanged by it.
+    for name, share, draw_phase, title, bf16 in phases:
+        got = train_phase(lm, book, tok, bucketed(draw_phase, encode, attrs, cfg.batch, f"lm-{name}/{seed}"),
+                          max(1, round(cfg.steps * share)), MC_PHASE_LR, seed, resume_dir(ctx) / name, ctx.progress,
+                          f"foundation: LM {title} phase", bf16=bf16)
+        meta[f"{name}_phase_loss"] = round(got["loss"], 4)
     lm.save_pretrained(ctx.out_dir / "lm", safe_serialization=True)
     book.save(ctx.out_dir)
     return LMResult.model_validate(meta)
