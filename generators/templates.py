@@ -15,10 +15,14 @@ from harness.world.qa import (QA, VQA_SUFFIX, Known, article, as_multiple_choice
                               qa_same_colour, quadrant_of, refer)
 from harness.world.spec import COLOUR_INFO, SHAPES
 
-# Detailed-description instructions, as varied as LLaVA's (16 phrasings). With only the first
-# five, targets trained on gold data answered CHAIR's prompt, a phrasing no training set uses,
-# with a description about half the time (100 in 100 for these five): CHAIR then measured
-# following an unseen prompt as much as hallucination. The benchmarks' own prompts stay out.
+# Detailed-description instructions, as varied as LLaVA's (16 phrasings), one of them CHAIR's
+# prompt, as the other benchmarks' prompts are instruction formats the data teaches (POPE's
+# question, the VQA and lettered-option suffixes). A 4-layer LM does not carry a request across
+# wordings as a 7B one does: with CHAIR's prompt left out, targets trained on knowledge VQA
+# answered it with a short, garbled reply ("The cross is no cross.") 88 times in 300 (gold;
+# seed 18), and 0 times for any phrasing here; CHAIRi then measured following an unseen
+# prompt rather than hallucination (gold 9.6 against seed 2.6; 1.3 and 1.4 with this list's
+# first phrasing). With only five phrasings, it was about half of all replies.
 DETAIL_PROMPTS = (
     "Describe the following image in detail.",
     "Provide a detailed description of the given image.",
@@ -32,7 +36,7 @@ DETAIL_PROMPTS = (
     "What is in this picture? Describe it fully.",
     "Please describe the picture in detail.",
     "Walk me through the contents of this image.",
-    "Describe the scene in the image in detail.",
+    "Describe this image in detail.",
     "Write a detailed description of this scene.",
     "Write a full description of the image.",
     "Describe the objects in this image and where they are.",

@@ -39,3 +39,16 @@ def test_knowledge_questions_can_be_all_direct_answers() -> None:
     rng = random.Random(1)
     qas = [knowledge_qa(_objs(), rng, mc_fraction=0.0) for _ in range(50)]
     assert all(qa is not None and qa[0].endswith(VQA_SUFFIX) for qa in qas)
+
+
+def test_chair_prompt_is_one_of_the_detail_instructions_as_other_benchmark_prompts_are_taught() -> None:
+    # A tiny LM does not carry a request across wordings: left out, CHAIR's prompt drew short
+    # garbled replies from targets trained on knowledge VQA (generators/templates.py).
+    from benchmarks.chair import PROMPT
+    from benchmarks.pope import question_text
+    from generators.templates import DETAIL_PROMPTS
+    from harness.world.qa import qa_exists
+
+    assert PROMPT in DETAIL_PROMPTS
+    assert len(set(DETAIL_PROMPTS)) == len(DETAIL_PROMPTS) == 16
+    assert qa_exists(_objs(), "square", random.Random(0)).question == question_text("square")
