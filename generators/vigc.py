@@ -16,6 +16,7 @@ Generation is batched across images: every VIC step runs all unfinished answers 
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -102,6 +103,17 @@ def vic_step_outcome(continuation: str, rule: StopRule) -> tuple[str, bool]:
     return sent, ended
 
 
+# A complete first sentence and the start of a second, as `sentences` splits them: VIC keeps the
+# first and knows the model did not end after it, so a step's outcome is fixed from here on.
+_SECOND_SENTENCE = re.compile(r"[.!?]\s+\S")
+
+
+def second_sentence_begun(text: str) -> bool:
+    """Whether a continuation already holds a whole sentence and the first character of another
+    (when VIC can stop generating: `vic_step_outcome` of any longer continuation is the same)."""
+    return _SECOND_SENTENCE.search(text.strip()) is not None
+
+
 def correct(vlm: Any, feats: Any, questions: Sequence[str], rule: StopRule, max_new_tokens: int = 48,
             batch_size: int = 64, max_steps: int = 12, split: BatchSplit = BatchSplit()) -> list[tuple[str, list[str]]]:
     """VIC for a batch of (image features, question): the final answers and each step's raw output.
@@ -124,7 +136,7 @@ def correct(vlm: Any, feats: Any, questions: Sequence[str], rule: StopRule, max_
             prompts = [vic_prompt(questions[i]) for i in idx]
             qtexts = [f"{prompts[k]} {prefixes[k]}".strip() for k in range(len(idx))]
             return vlm.generate(feats[idx], prompts, qformer_texts=qtexts, max_new_tokens=max_new_tokens,
-                                prefixes=prefixes)
+                                prefixes=prefixes, stop=second_sentence_begun)
 
         for idx, outs in zip(batches, split.map(batches, step)):
             for i, out in zip(idx, outs):

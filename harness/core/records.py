@@ -172,7 +172,8 @@ class GenerationRecord(Record):
     question: str = ""
     answer: str = Field("", description="the answer that goes into the dataset (final answer)")
     vig_answer: str = Field("", description="the answer before correction (VIGC only)")
-    correction_steps: tuple[str, ...] = Field((), description="raw output of each VIC step")
+    correction_steps: tuple[str, ...] = Field(
+        (), description="raw output of each VIC step (up to the first character of a second sentence, where VIC stops)")
     corruption: str = Field("", description="how a calibration source corrupted the answer "
                                             "(generators/noisy.py: attribute, object, swap); empty if untouched")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from harness.core.errors import BadInput, MissingResource
 from harness.models.encode import encode_prompt, image_after_question, pad_batch
@@ -209,10 +209,13 @@ class VLM:
                              self.n_image_tokens, self.image_prefix, self.image_token)
 
     def generate(self, feats: Any, prompts: Sequence[str], qformer_texts: Sequence[str] | None = None,
-                 max_new_tokens: int = 64, num_beams: int = 1, prefixes: Sequence[str] | None = None) -> list[str]:
+                 max_new_tokens: int = 64, num_beams: int = 1, prefixes: Sequence[str] | None = None,
+                 stop: Callable[[str], bool] | None = None) -> list[str]:
         """Greedy (or beam) continuations of a batch of prompts, left-padded, KV-cached.
 
         `prefixes` are answer text already accepted (VIC): appended after the assistant header.
+        `stop`: a row ends as soon as its decoded continuation satisfies it (the caller knows
+        then that no later token can change what it takes from the row), as at end-of-text.
         """
         import torch
 
@@ -233,7 +236,8 @@ class VLM:
                                       max_new_tokens=max_new_tokens,
                                       num_beams=num_beams, do_sample=False,
                                       eos_token_id=self.model.generation_config.eos_token_id,
-                                      pad_token_id=tok.pad_token_id)
+                                      pad_token_id=tok.pad_token_id,
+                                      stopping_criteria=None if stop is None else [text_stop(tok, stop)])
         return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]
 
     # --- disk ----------------------------------------------------------------------------
@@ -243,6 +247,21 @@ class VLM:
         out.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(out, safe_serialization=True)
         self.processor.save_pretrained(out)
+
+
+def text_stop(tokenizer: Any, stop: Callable[[str], bool]) -> Any:
+    """A `transformers` stopping criterion that ends each row whose decoded tokens satisfy `stop`.
+
+    With `inputs_embeds` and no prompt ids, the ids `generate` passes are the new tokens alone."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class TextStop(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            texts = tokenizer.batch_decode(input_ids, skip_special_tokens=True)
+            return torch.tensor([stop(t) for t in texts], dtype=torch.bool, device=input_ids.device)
+
+    return TextStop()
 
 
 def make_processor(arch: str, tokenizer: Any, image_size: int, patch_size: int, num_query_tokens: int) -> Any:

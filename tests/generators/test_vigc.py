@@ -67,10 +67,13 @@ class Scripted:
     def __init__(self, script):
         self.script, self.calls = script, []
 
-    def generate(self, feats, prompts, qformer_texts=None, max_new_tokens=0, prefixes=None, num_beams=1):
+    def generate(self, feats, prompts, qformer_texts=None, max_new_tokens=0, prefixes=None, num_beams=1, stop=None):
         self.calls.append((list(prompts), list(qformer_texts), list(prefixes)))
         k = len(self.calls) - 1
-        return [self.script[min(k, len(self.script) - 1)] for _ in prompts]
+        text = self.script[min(k, len(self.script) - 1)]
+        if stop is not None:  # as the real adapter: the row ends where its text first satisfies `stop`
+            text = next((text[:n] for n in range(1, len(text) + 1) if stop(text[:n])), text)
+        return [text for _ in prompts]
 
 
 class Feats(list):
@@ -112,3 +115,14 @@ def test_knowledge_instruction_first_word_follows_distribution():
     rng = random.Random(0)
     words = [vig_instruction("knowledge_vqa", rng, fw).split('"')[1] for _ in range(2000)]
     assert abs(words.count("What") / 2000 - 0.5) < 0.05
+
+
+@pytest.mark.parametrize("text", ["The star is red. It is big.", "The star is red.", "The star is red. ", "Red",
+                                  "It is 2.5 wide. Next", "Is it red? Yes.", "A.  B", "Wait! no", "x.\nY z."])
+def test_vic_stops_reading_a_step_once_its_outcome_is_fixed(text):
+    from generators.vigc import second_sentence_begun
+
+    cut = next((text[:n] for n in range(1, len(text) + 1) if second_sentence_begun(text[:n])), text)
+    for rule in (StopRule(4, True), StopRule(2, False)):
+        assert vic_step_outcome(cut, rule) == vic_step_outcome(text, rule)
+    assert second_sentence_begun(text) == (len(sentences(text)) > 1)

@@ -146,3 +146,18 @@ def test_real_instructblip_checkpoints_keep_the_prefix_layout():
     ids = vlm.prompt_ids("What colour is the star?")
     n = vlm.n_image_tokens
     assert ids[:n] == [vlm.image_token_id] * n and vlm.image_token_id not in ids[n:]
+
+
+@pytest.mark.parametrize("arch", ["llava", "instructblip"])
+def test_a_stop_rule_ends_each_row_where_its_text_first_satisfies_it(arch):
+    vlm = tiny_vlm(arch, seed=3)
+    with torch.no_grad():  # a random model repeats a special token; make it emit text instead
+        vlm.model.get_output_embeddings().weight[sorted(vlm.tokenizer.added_tokens_decoder)] = 0.0
+    feats = vlm.image_features(images(3))
+    prompts = ["What colour is the star?", "How many shapes are in the image?", "Describe it."]
+    full = vlm.generate(feats, prompts, max_new_tokens=12)
+    stopped = vlm.generate(feats, prompts, max_new_tokens=12, stop=lambda t: len(t.strip()) >= 4)
+    assert any(len(s) < len(f) for s, f in zip(stopped, full))
+    for s, f in zip(stopped, full):
+        assert f.startswith(s)
+        assert len(s) >= 4 or s == f
