@@ -230,6 +230,14 @@ class StudyConfig(Section):
                 parts += ["vig", "vigc"]
         return tuple(parts) + tuple(self.data_files)
 
+    def target(self, name: str) -> TargetConfig | None:
+        """The target named `name`, or None when the study has none of that name."""
+        return next((t for t in self.targets if t.name == name), None)
+
+    def training_seed(self, own: int | None) -> int:
+        """The seed a model trains with: its own (`targets.N.seed`, `vigc.seed`), else the study's."""
+        return self.seed if own is None else own
+
     def sources_for(self, target: TargetConfig) -> tuple[str, ...]:
         """The sources `target` is finetuned on: its own or the study's, less those whose data
         this world cannot make (a gold source on a world without scenes: skipped, see `world_note`)."""
@@ -318,7 +326,7 @@ class StudyConfig(Section):
             return
         if self.vigc.checkpoint is not None:
             raise ValueError("vigc: give start_from or checkpoint, not both")
-        t = next((t for t in self.targets if t.name == name), None)
+        t = self.target(name)
         if t is None:
             raise ValueError(f"vigc.start_from: no target named {excerpt(name)} (targets: "
                              f"{', '.join(x.name for x in self.targets)})")

@@ -117,7 +117,7 @@ class _Graph:
                 f"finetune/{label}", finetune_stage.FinetuneStageConfig(
                     arch=t.arch, checkpoint=t.checkpoint, blind=t.blind, untuned=t.untuned, files=files,
                     num_query_tokens=self.cfg.vigc.num_query_tokens, finetune=t.finetune,
-                    seed=self.cfg.seed if t.seed is None else t.seed, label=label), inputs))
+                    seed=self.cfg.training_seed(t.seed), label=label), inputs))
         return self._finetunes[label]
 
     def generate(self, name: str, generator: str, split: str, data_types: tuple[str, ...],
@@ -290,7 +290,8 @@ def _vigc(cfg: StudyConfig, g: _Graph, parts: Mapping[str, Part]) -> Pending:
     v = cfg.vigc
     inputs: dict[str, Pending] = {"world": g.world, "data:seed": parts[BASELINE_SOURCE].stage}
     if v.start_from is not None:
-        start = next(t for t in cfg.targets if t.name == v.start_from)
+        start = cfg.target(v.start_from)
+        assert start is not None, "StudyConfig checks that vigc.start_from names a target"
         inputs["init"] = g.finetune(start, BASELINE_SOURCE, parts)
     elif v.checkpoint is None:
         inputs.update(lm=g.lm(), vision=g.vision("instructblip"), align=g.align("instructblip"))
@@ -304,7 +305,7 @@ def _vigc(cfg: StudyConfig, g: _Graph, parts: Mapping[str, Part]) -> Pending:
         inputs["data:seed-extra-types"] = g.generate("seed-extra-types", "language_only", "seed", extra_types)
     model = g.runner.submit(vigc_stage.VIGC_TRAIN("vigc/train", vigc_stage.VIGCTrainConfig(
         checkpoint=v.checkpoint, finetune=v.finetune, num_query_tokens=v.num_query_tokens, data_types=v.train_data_types,
-        seed=cfg.seed if v.seed is None else v.seed),
+        seed=cfg.training_seed(v.seed)),
         inputs))
     gen = v.generate
     return g.runner.submit(vigc_stage.VIGC_GENERATE("data/vigc", vigc_stage.VIGCGenerateConfig(

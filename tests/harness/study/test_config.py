@@ -339,3 +339,11 @@ def test_vigc_start_from_is_not_checked_without_a_vigc_model() -> None:
     cfg = load_config(preset="tiny", overrides=["vigc.enabled=false", "targets=[{name: llava}]",
                                                 "sources=[seed, seed+lang]"])
     assert cfg.vigc.start_from == "instructblip" and not cfg.vigc.enabled
+
+
+def test_targets_are_found_by_exact_name_and_models_train_with_their_own_seed_or_the_studys():
+    cfg = StudyConfig.model_validate({"seed": 7, "targets": [{"name": "llava", "arch": "llava", "seed": 3},
+                                                            {"name": "llava-2", "arch": "llava"}]})
+    assert cfg.target("llava").seed == 3 and cfg.target("llava-2").seed is None
+    assert cfg.target("llav") is None
+    assert [cfg.training_seed(cfg.target(n).seed) for n in ("llava", "llava-2")] == [3, 7]
