@@ -46,6 +46,7 @@ def test_a_monotone_calibration_passes_and_the_findings_name_what_moved(tmp_path
     assert not any(f.source in vd.CALIBRATION for f in v.findings)  # calibration is not "under test"
     text = "\n".join(vd.sentences(v))
     assert "Calibration holds" in text and "FAILED" not in text
+    assert text.splitlines()[-1].startswith("The intervals and p-values cover the test items, not training")
     pope = v.headroom[0]
     assert (pope.seed, pope.best, pope.untuned, pope.blind, pope.ceiling) == (70.0, ("seed+gold", 85.0), 50.0, 50.0, 100.0)
 
