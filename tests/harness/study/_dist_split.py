@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
@@ -31,7 +31,8 @@ class EchoVLM:
         self.rank, self.calls = rank, calls
 
     def generate(self, feats: Any, prompts: Sequence[str], qformer_texts: Sequence[str] | None = None,
-                 max_new_tokens: int = 64, num_beams: int = 1, prefixes: Sequence[str] | None = None) -> list[str]:
+                 max_new_tokens: int = 64, num_beams: int = 1, prefixes: Sequence[str] | None = None,
+                 stop: Callable[[str], bool] | None = None) -> list[str]:
         self.calls.append({"rank": self.rank, "kind": "VIC" if prefixes is not None else "VIG",
                            "texts": list(qformer_texts or prompts)})
         out = []
@@ -42,6 +43,8 @@ class EchoVLM:
                 continue
             done = prefixes[k].count(".")
             out.append(f"Part {done} of image {image}." + ("" if (image + done) % 3 == 2 else " More to say"))
+        if stop is not None:  # as the real adapter: a row ends where its text first satisfies `stop`
+            out = [next((t[:n] for n in range(1, len(t) + 1) if stop(t[:n])), t) for t in out]
         return out
 
 
