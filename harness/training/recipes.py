@@ -49,10 +49,12 @@ class FinetuneConfig(Section):
     steps: int = Field(600, ge=1, description="optimizer steps (unless `epochs` is set)")
     epochs: float | None = Field(None, gt=0, le=1000, description="passes over the training examples; when set, "
                                                                   "steps = ceil(epochs * examples / batch)")
-    batch: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    warmup: int = Field(30, ge=0)
-    train_lm: bool = True
-    bf16: bool = True
-    max_length: int = Field(384, ge=16)
+    batch: int = Field(32, ge=1, description="examples per optimizer step, over all data-parallel ranks")
+    lr: float = Field(1e-3, gt=0, description="peak learning rate (AdamW): linear warm-up, then cosine decay to 10%")
+    warmup: int = Field(30, ge=0, description="steps of linear learning-rate warm-up")
+    train_lm: bool = Field(True, description="train the LM too (else only the connector: the projector, or the "
+                                             "Q-Former, its queries and projection)")
+    bf16: bool = Field(True, description="autocast to bfloat16 over float32 weights (CPUs without AVX512-BF16 or "
+                                         "AMX emulate it, slowly)")
+    max_length: int = Field(384, ge=16, description="tokens per example, image tokens included; longer ones are cut")
     checkpoint_every: int = Field(100, ge=1, description="steps between resumable checkpoints")
