@@ -16,7 +16,6 @@ Generation is batched across images: every VIC step runs all unfinished answers 
 from __future__ import annotations
 
 import random
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -103,15 +102,11 @@ def vic_step_outcome(continuation: str, rule: StopRule) -> tuple[str, bool]:
     return sent, ended
 
 
-# A complete first sentence and the start of a second, as `sentences` splits them: VIC keeps the
-# first and knows the model did not end after it, so a step's outcome is fixed from here on.
-_SECOND_SENTENCE = re.compile(r"[.!?]\s+\S")
-
-
 def second_sentence_begun(text: str) -> bool:
-    """Whether a continuation already holds a whole sentence and the first character of another
-    (when VIC can stop generating: `vic_step_outcome` of any longer continuation is the same)."""
-    return _SECOND_SENTENCE.search(text.strip()) is not None
+    """Whether a continuation already holds a whole sentence and the first character of another,
+    as `sentences` splits them: VIC keeps the first and knows the model did not end after it, so
+    `vic_step_outcome` of any longer continuation is the same and generation can stop."""
+    return len(sentences(text)) > 1
 
 
 def correct(vlm: Any, feats: Any, questions: Sequence[str], rule: StopRule, max_new_tokens: int = 48,

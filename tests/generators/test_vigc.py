@@ -8,6 +8,7 @@ import pytest
 
 from generators.vig_parse import parse_vig
 from harness.core.text import first_sentence, sentences
+from tests.harness._tiny_models import cut_at_stop
 from generators.vigc import (StopRule, correct, first_word_distribution, vic_prompt, vic_step_outcome,
                              vig_instruction, vig_target)
 
@@ -72,7 +73,7 @@ class Scripted:
         k = len(self.calls) - 1
         text = self.script[min(k, len(self.script) - 1)]
         if stop is not None:  # as the real adapter: the row ends where its text first satisfies `stop`
-            text = next((text[:n] for n in range(1, len(text) + 1) if stop(text[:n])), text)
+            text = cut_at_stop(text, stop)
         return [text for _ in prompts]
 
 
@@ -122,7 +123,7 @@ def test_knowledge_instruction_first_word_follows_distribution():
 def test_vic_stops_reading_a_step_once_its_outcome_is_fixed(text):
     from generators.vigc import second_sentence_begun
 
-    cut = next((text[:n] for n in range(1, len(text) + 1) if second_sentence_begun(text[:n])), text)
+    cut = cut_at_stop(text, second_sentence_begun)
     for rule in (StopRule(4, True), StopRule(2, False)):
         assert vic_step_outcome(cut, rule) == vic_step_outcome(text, rule)
     assert second_sentence_begun(text) == (len(sentences(text)) > 1)

@@ -15,6 +15,12 @@ TEXTS = knowledge_sentences() + [
 ] * 5
 
 
+def cut_at_stop(text: str, stop: Any) -> str:
+    """What `VLM.generate(stop=...)` returns for a row that would say `text`: its shortest prefix
+    satisfying `stop` (the whole text when none does); for stand-in VLMs."""
+    return next((text[:n] for n in range(1, len(text) + 1) if stop(text[:n])), text)
+
+
 @lru_cache(maxsize=1)
 def tokenizer() -> Any:
     """A small BPE tokenizer with the chat template."""

@@ -44,7 +44,9 @@ class EchoVLM:
             done = prefixes[k].count(".")
             out.append(f"Part {done} of image {image}." + ("" if (image + done) % 3 == 2 else " More to say"))
         if stop is not None:  # as the real adapter: a row ends where its text first satisfies `stop`
-            out = [next((t[:n] for n in range(1, len(t) + 1) if stop(t[:n])), t) for t in out]
+            from tests.harness._tiny_models import cut_at_stop
+
+            out = [cut_at_stop(t, stop) for t in out]
         return out
 
 
