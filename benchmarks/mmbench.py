@@ -334,15 +334,23 @@ class MMBench(Benchmark[MMBenchOutcome]):
 
         Keys are the TSV's own names; a category that repeats an l2 name is keyed 'category/<name>'.
         """
-        def pct(xs: list[MMBenchOutcome]) -> float:
-            return 100.0 * (sum(o.hit for o in xs) / len(xs)) if xs else 0.0
+        def pct(hits: int, n: int) -> float:
+            return 100.0 * (hits / n) if n else 0.0
 
-        out = {"overall": pct(list(outcomes))}
+        # [hits, questions] per name, counted in one pass: the bootstrap calls this a thousand times.
+        counts: dict[str, dict[str, list[int]]] = {"l2_category": {}, "category": {}}
+        for o in outcomes:
+            for attr, per_name in counts.items():
+                name = getattr(o, attr)
+                if name:
+                    c = per_name.setdefault(name, [0, 0])
+                    c[0] += o.hit
+                    c[1] += 1
+        out = {"overall": pct(sum(o.hit for o in outcomes), len(outcomes))}
         for attr in ("l2_category", "category"):
-            names = sorted({getattr(o, attr) for o in outcomes} - {""})
-            for name in names:
+            for name in sorted(counts[attr]):
                 key = name if name not in out else f"category/{name}"
-                out[key] = pct([o for o in outcomes if getattr(o, attr) == name])
+                out[key] = pct(*counts[attr][name])
         return out
 
     def item_scores(self, data: Sequence[Path], predictions: Path,

@@ -237,11 +237,11 @@ class Pope(Benchmark[PopeOutcome]):
 
     def aggregate(self, outcomes: Sequence[PopeOutcome]) -> dict[str, float]:
         """accuracy, precision, recall, f1 (positive class 'yes') and yes_ratio, all 0-100."""
-        tp = sum(o.label == "yes" and o.prediction == "yes" for o in outcomes)
-        fp = sum(o.label == "no" and o.prediction == "yes" for o in outcomes)
-        fn = sum(o.label == "yes" and o.prediction == "no" for o in outcomes)
+        # One pass over the (label, prediction) pairs: the bootstrap calls this a thousand times.
+        pairs = Counter((o.label, o.prediction) for o in outcomes)
+        tp, fp, fn = pairs["yes", "yes"], pairs["no", "yes"], pairs["yes", "no"]
         n = len(outcomes)
-        correct = sum(o.label == o.prediction for o in outcomes)
+        correct = sum(c for (label, pred), c in pairs.items() if label == pred)
         # Fractions first, then x100, in the official order of operations (same printed digits).
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0

@@ -54,6 +54,32 @@ def test_predict_items_equals_the_stage_loop(bw: BenchWorld, vlm) -> None:
     assert all(got) and len(set(got)) > 1
 
 
+def test_the_same_question_on_the_same_image_is_asked_once(bw: BenchWorld, vlm, monkeypatch) -> None:
+    from harness.models import adapter
+
+    items = BENCHMARKS.get("pope")().load([bw.pope], image_root=bw.images)[:6]
+    items = [dataclasses.replace(it, max_new_tokens=5) for it in items]
+    # POPE's splits repeat questions: the same six again under other ids, and one with a
+    # larger token budget, which is another request.
+    again = [dataclasses.replace(it, id=f"again-{it.id}") for it in items]
+    longer = dataclasses.replace(items[0], id="longer", max_new_tokens=7)
+    asked: list[str] = []
+    real = adapter.VLM.generate
+
+    def counting(self, feats, prompts, *a, **k):
+        asked.extend(prompts)
+        return real(self, feats, prompts, *a, **k)
+
+    monkeypatch.setattr(adapter.VLM, "generate", counting)
+    got = predict_items(vlm, items + again, batch_size=8)
+    assert len(asked) == 6
+    assert got[:6] == got[6:]
+    assert got == predict_items(vlm, items, batch_size=8) * 2
+    asked.clear()
+    predict_items(vlm, items + again + [longer], batch_size=8)
+    assert len(asked) == 7
+
+
 def test_item_without_image_sees_the_blank_image(bw: BenchWorld, vlm) -> None:
     img = str(bw.images / "bench" / sorted(p.name for p in (bw.images / "bench").iterdir())[0])
     items = [BenchItem("1", "Is there a circle in the image?", img, 6),
