@@ -347,10 +347,10 @@ class MMBench(Benchmark[MMBenchOutcome]):
                     c[0] += o.hit
                     c[1] += 1
         out = {"overall": pct(sum(o.hit for o in outcomes), len(outcomes))}
-        for attr in ("l2_category", "category"):
-            for name in sorted(counts[attr]):
+        for per_name in counts.values():  # l2 categories first, as the keys' docs say
+            for name in sorted(per_name):
                 key = name if name not in out else f"category/{name}"
-                out[key] = pct(*counts[attr][name])
+                out[key] = pct(*per_name[name])
         return out
 
     def item_scores(self, data: Sequence[Path], predictions: Path,

@@ -173,6 +173,12 @@ def _pct(num: int, den: int) -> float:
     return 100.0 * (num / den) if den else 0.0
 
 
+def _label_prediction_counts(outcomes: Sequence[PopeOutcome]) -> Counter[tuple[str, str]]:
+    """How often each (label, prediction) pair occurs: the confusion matrix, in one pass (the
+    bootstrap aggregates a thousand resamples)."""
+    return Counter((o.label, o.prediction) for o in outcomes)
+
+
 @register_benchmark("pope")
 class Pope(Benchmark[PopeOutcome]):
     """POPE with the official question format, negative sampling and metrics.
@@ -228,17 +234,14 @@ class Pope(Benchmark[PopeOutcome]):
                            f"(first: {extra[0]})")
         outcomes = [PopeOutcome(d["question_id"], d["label"], pope_yes_no(preds[d["question_id"]]))
                     for d in questions]
-        tp = sum(o.label == "yes" and o.prediction == "yes" for o in outcomes)
-        fp = sum(o.label == "no" and o.prediction == "yes" for o in outcomes)
-        tn = sum(o.label == "no" and o.prediction == "no" for o in outcomes)
-        fn = sum(o.label == "yes" and o.prediction == "no" for o in outcomes)
+        pairs = _label_prediction_counts(outcomes)
+        tp, fp, tn, fn = pairs["yes", "yes"], pairs["no", "yes"], pairs["no", "no"], pairs["yes", "no"]
         return ScoreResult(metrics=self.aggregate(outcomes), outcomes=outcomes, n=len(outcomes),
                            protocol=self.protocol, notes={"TP": tp, "FP": fp, "TN": tn, "FN": fn})
 
     def aggregate(self, outcomes: Sequence[PopeOutcome]) -> dict[str, float]:
         """accuracy, precision, recall, f1 (positive class 'yes') and yes_ratio, all 0-100."""
-        # One pass over the (label, prediction) pairs: the bootstrap calls this a thousand times.
-        pairs = Counter((o.label, o.prediction) for o in outcomes)
+        pairs = _label_prediction_counts(outcomes)
         tp, fp, fn = pairs["yes", "yes"], pairs["no", "yes"], pairs["yes", "no"]
         n = len(outcomes)
         correct = sum(c for (label, pred), c in pairs.items() if label == pred)

@@ -7,6 +7,7 @@ so the three give the same answer to the same item (same batches, same padding).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -168,9 +169,7 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
     first: dict[tuple[int, str, int], int] = {}
     same = [first.setdefault((rows[i], items[i].prompt, items[i].max_new_tokens), i) for i in range(len(items))]
     askers = list(first.values())
-    covered = {i: 0 for i in askers}
-    for i in same:
-        covered[i] += 1
+    covered = Counter(same)  # items each asker answers for
     # A stable sort: items of equal prompt length keep their file order, so the batches (and
     # with them the answers) are a function of the item list alone.
     order = sorted(askers, key=lambda i: len(items[i].prompt))
