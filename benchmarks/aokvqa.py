@@ -15,7 +15,10 @@ through `parsing.extract_choice` (VLMEvalKit's letter / option-text rules); when
 option, both fields are that option's text, so the direct answer is the chosen option (how a
 model asked to pick one answers directly); when it names none (or refuses), both fields are
 the reply with whitespace stripped, lower-cased, without a final period, i.e. the model's own
-short answer (A-OKVQA's direct answers are lower-case).
+short answer (A-OKVQA's direct answers are lower-case). Under the rank protocol (`vigc-bench
+predict --rank`, the study's `predict.rank`), the model is not asked for a letter: each choice
+is scored as the whole reply to the question with LLaVA-1.5's short-answer suffix, and the
+likeliest choice's letter is the reply (InstructBLIP's protocol for A-OKVQA's multiple choice).
 
 Scoring is the official `evaluation/eval_predictions.py`: MC is 1 when the predicted text
 equals `choices[correct_choice_idx]`; DA drops `difficult_direct_answer` questions and scores
@@ -44,7 +47,7 @@ from benchmarks.parsing import extract_choice
 from harness.core.errors import BadInput, MissingResource, excerpt
 from harness.core.io import write_json
 from harness.core.records import Scene
-from harness.world.qa import MC_SUFFIX
+from harness.world.qa import MC_SUFFIX, VQA_SUFFIX
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 N_CHOICES = 4
@@ -260,7 +263,8 @@ class AOKVQA(Benchmark[AokvqaOutcome]):
             else:
                 img = root / f"{_split_of(path, d)}2017" / f"{d['image_id']:012d}.jpg"
             items.append(BenchItem(id=d["question_id"], prompt=build_prompt(d["question"], d["choices"]),
-                                   image=str(img), max_new_tokens=16))
+                                   image=str(img), max_new_tokens=16, choices=tuple(d["choices"]),
+                                   rank_prompt=f"{d['question']}\n{VQA_SUFFIX}"))
         return items
 
     def write_predictions(self, items: Sequence[BenchItem], answers: Sequence[str], out: Path) -> None:

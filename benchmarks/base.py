@@ -26,6 +26,10 @@ class BenchItem:
     prompt: str  # exactly what the user turn says, options and answer-format suffix included
     image: str | bytes | None  # image file path, encoded image bytes (MMBench's base64), or None
     max_new_tokens: int = 32
+    # A multiple-choice item's option texts in letter order, and the question they answer as a
+    # short-answer prompt: what the rank protocol scores (see `harness.stages.predict`).
+    choices: tuple[str, ...] = ()
+    rank_prompt: str = ""
 
 
 @dataclass(frozen=True)

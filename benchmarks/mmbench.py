@@ -34,7 +34,7 @@ from benchmarks.parsing import REFUSED, extract_choice, option_tokens
 from harness.core.errors import BadInput, MissingResource, excerpt
 from harness.core.io import atomic_write_text, iter_jsonl_dicts, to_jsonl
 from harness.core.records import Scene
-from harness.world.qa import MC_SUFFIX
+from harness.world.qa import MC_SUFFIX, VQA_SUFFIX
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 OFFSET = 1_000_000  # index offset of rotated copies (VLMEvalKit: g_index = index % 1e6)
@@ -53,6 +53,12 @@ def build_prompt(question: str, options: Sequence[str], hint: str | None = None)
     lines = ([hint] if hint else []) + [question]
     lines += [f"{LETTERS[i]}. {opt}" for i, opt in enumerate(options)]
     return "\n".join(lines + [MC_SUFFIX])
+
+
+def rank_prompt(question: str, hint: str | None = None) -> str:
+    """The question the rank protocol scores each option against: the hint and question of
+    `build_prompt` with the short-answer suffix instead of the options."""
+    return "\n".join(([hint] if hint else []) + [question, VQA_SUFFIX])
 
 
 @dataclass(frozen=True)
@@ -294,7 +300,8 @@ class MMBench(Benchmark[MMBenchOutcome]):
         """One item per CircularEval pass; `image` is the decoded image file bytes (`image_root` is unused)."""
         cache: dict[str, bytes] = {}
         return [BenchItem(id=str(p.index), prompt=build_prompt(p.row.question, list(p.options.values()), p.row.hint),
-                          image=_image_bytes(p.row.image, cache)) for p in circular_passes(_read_rows(data))]
+                          image=_image_bytes(p.row.image, cache), choices=tuple(p.options.values()),
+                          rank_prompt=rank_prompt(p.row.question, p.row.hint)) for p in circular_passes(_read_rows(data))]
 
     def write_predictions(self, items: Sequence[BenchItem], answers: Sequence[str], out: Path) -> None:
         """JSON lines `{"index": int, "prediction": str}`."""

@@ -37,7 +37,7 @@ from benchmarks.base import Benchmark, BenchItem, ItemScore, ScoreResult
 from harness.core.errors import BadInput, MissingResource, excerpt
 from harness.core.io import atomic_write_bytes, atomic_write_text, iter_jsonl_dicts, read_json, to_jsonl, write_json
 from harness.core.records import Scene
-from harness.world.qa import MC_SUFFIX, Known, article, known_from_scene, relation
+from harness.world.qa import MC_SUFFIX, VQA_SUFFIX, Known, article, known_from_scene, relation
 from harness.world.spec import COLOUR_INFO, COLOURS, SHAPES
 
 OPTIONS: tuple[str, ...] = ("A", "B", "C", "D", "E")  # LLaVA's `--options` default
@@ -89,6 +89,13 @@ def build_prompt(question: str, choices: Sequence[str], hint: str | None) -> str
     context = f"Context: {hint}\n" if hint else ""
     options = "\n".join(f"{string.ascii_uppercase[i]}. {c}" for i, c in enumerate(choices))
     return f"{context}{question}\n{options}\n{MC_SUFFIX}"
+
+
+def rank_prompt(question: str, hint: str | None) -> str:
+    """The question the rank protocol scores each choice against: `build_prompt`'s context
+    and question with the short-answer suffix instead of the options."""
+    context = f"Context: {hint}\n" if hint else ""
+    return f"{context}{question}\n{VQA_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -216,7 +223,8 @@ class ScienceQA(Benchmark[SqaOutcome]):
             p = problems[pid]
             image = self._image_path(ppath, pid, p["image"], image_root) if p.get("image") else None
             items.append(BenchItem(id=pid, prompt=build_prompt(p["question"], p["choices"], p.get("hint")),
-                                   image=image, max_new_tokens=16))
+                                   image=image, max_new_tokens=16, choices=tuple(p["choices"]),
+                                   rank_prompt=rank_prompt(p["question"], p.get("hint"))))
         return items
 
     def _image_path(self, ppath: Path, pid: str, image: str, image_root: Path | None) -> str:

@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 def predict_files(model: str, benchmark: str, data: Sequence[Path], out: Path, image_root: Path | None = None,
                   split: str | None = None, batch_size: int = 16, num_beams: int = 1, blind: bool = False,
-                  progress: ProgressFactory = silent_progress, device: str = "cpu") -> int:
+                  progress: ProgressFactory = silent_progress, device: str = "cpu", rank: bool = False) -> int:
     """Answer every item of a benchmark's official files with a saved model and write the
     official prediction file `out` (what `score_files` reads); returns the number of items.
-    `device`: cpu, cuda or auto (bf16 weights on a GPU that supports it)."""
+    `device`: cpu, cuda or auto (bf16 weights on a GPU that supports it). `rank`: multiple-choice
+    items by ranking their choices (`harness.stages.predict.predict_items`)."""
     from harness.models.runtime import resolve_device
     from harness.stages.predict import load_items, open_benchmark, predict_items
 
@@ -32,7 +33,7 @@ def predict_files(model: str, benchmark: str, data: Sequence[Path], out: Path, i
     items = load_items(bench, [Path(p) for p in data], Path(image_root) if image_root else None)
     vlm = load_model(model, dev, inference=True)
     answers = predict_items(vlm, items, batch_size, num_beams, blind=blind, progress=progress,
-                            description=f"predict {benchmark}")
+                            description=f"predict {benchmark}", rank=rank)
     # write_predictions writes atomically: a failure leaves no half-written prediction file.
     bench.write_predictions(items, answers, Path(out))
     return len(items)

@@ -30,13 +30,18 @@ _IMAGES_HELP = ("Folder that image paths in the data resolve against (default: t
 @click.option("--images", "image_root", type=click.Path(file_okay=False), default=None, help=_IMAGES_HELP)
 @click.option("--split", default=None, help="Benchmark split where the files hold several (ScienceQA; default test).")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=16, show_default=True,
-              help="Items per generate call.")
+              help="Items per generate call (choices per scoring call with --rank).")
 @click.option("--num-beams", type=click.IntRange(1, 64), default=1, show_default=True, help="Beam width (1: greedy).")
 @click.option("--blind", is_flag=True, help="Show every item a blank image (the text-only control).")
+@click.option("--rank", is_flag=True,
+              help="Answer multiple-choice items (A-OKVQA, ScienceQA, MMBench) by ranking their choices, each "
+                   "scored as the whole reply to the question (InstructBLIP's protocol), instead of asking for "
+                   "a letter. Scores then record protocol 'official+rank' in the study.")
 @device_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def predict(model: str, benchmark: str, data: tuple[str, ...], out_file: str, image_root: str | None,
-            split: str | None, batch_size: int, num_beams: int, blind: bool, device: str, quiet: bool) -> None:
+            split: str | None, batch_size: int, num_beams: int, blind: bool, rank: bool, device: str,
+            quiet: bool) -> None:
     """Answer every item of a benchmark's official files with a saved model and write the
     answers as the benchmark's official prediction file (score it with `vigc-bench score`)."""
     from rich.console import Console
@@ -51,7 +56,7 @@ def predict(model: str, benchmark: str, data: tuple[str, ...], out_file: str, im
     with RichProgress(Console(stderr=True, quiet=quiet)) as prog:
         n = api.predict_files(model, benchmark, [Path(p) for p in data], Path(out_file),
                               Path(image_root) if image_root else None, split, batch_size, num_beams, blind, prog,
-                              device)
+                              device, rank=rank)
     click.echo(json.dumps({"benchmark": benchmark, "items": n, "predictions": out_file}))
 
 

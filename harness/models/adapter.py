@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from harness.core.errors import BadInput, MissingResource
-from harness.models.encode import encode_prompt, image_after_question, pad_batch
+from harness.models.encode import IGNORE, encode_chat, encode_prompt, image_after_question, pad_batch
 
 ImageLike = Any  # a path, encoded bytes, or a PIL image
 
@@ -239,6 +239,37 @@ class VLM:
                                       pad_token_id=tok.pad_token_id,
                                       stopping_criteria=None if stop is None else [text_stop(tok, stop)])
         return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]
+
+    def reply_logprobs(self, feats: Any, prompts: Sequence[str], replies: Sequence[str]) -> list[float]:
+        """Log-probability of each whole `replies[i]` as the answer to `prompts[i]`: the sum over
+        its tokens and the end of the turn, as they are labelled in training (one forward pass
+        over the batch, right-padded). `feats[i]` is row i's image features.
+
+        The end of the turn counts, so a candidate that is a prefix of a likelier answer ("red"
+        against "red and blue") does not win for being short.
+        """
+        import torch
+
+        tok = self.tokenizer
+        seqs, labs = [], []
+        for p, r in zip(prompts, replies):
+            msgs = [{"role": "user", "content": self.user_content(p)},
+                    {"role": "assistant", "content": [{"type": "text", "text": r}]}]
+            e = encode_chat(tok, msgs, self.n_image_tokens, self.image_prefix, None, self.image_token)
+            seqs.append(e.input_ids)
+            labs.append(e.labels)
+        input_ids, mask = pad_batch(seqs, tok.pad_token_id, left=False)
+        labels, _ = pad_batch(labs, IGNORE, left=False)
+        labels[mask == 0] = IGNORE
+        qids = qmask = None
+        if self.arch == "instructblip":
+            qids, qmask = self.qformer_encode(prompts)
+        with torch.no_grad():
+            logits = self.forward(input_ids, mask, feats, None, qids, qmask).logits.float()
+        target = labels[:, 1:].to(logits.device)
+        counted = target != IGNORE
+        logp = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+        return (logp * counted).sum(dim=1).tolist()
 
     # --- disk ----------------------------------------------------------------------------
 

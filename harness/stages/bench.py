@@ -39,12 +39,15 @@ class PredictStageConfig(Section):
     batch_size: int
     num_beams: int
     label: str
+    rank: bool = False  # multiple-choice items by the rank protocol (`harness.stages.predict`)
 
 
 class PredictResult(Section):
-    """The prediction file of each split, relative to the stage folder."""
+    """The prediction file of each split, relative to the stage folder, and whether its
+    multiple-choice items were ranked (the protocol its scores record)."""
 
     predictions: dict[str, str]
+    ranked: bool = False
 
 
 class ScoreStageConfig(Section):
@@ -117,11 +120,11 @@ def run_predict(ctx: StageContext[PredictStageConfig]) -> PredictResult:
         # of the batches; each gets every answer, and rank 0's file is the stage's output.
         answers = predict_items(vlm, items, c.batch_size, c.num_beams, blind=c.blind,
                                 progress=ctx.progress, description=f"predict {c.label} {c.benchmark}/{split}",
-                                split=distributed.batch_split())
+                                split=distributed.batch_split(), rank=c.rank)
         pred = ctx.out_dir / f"{split}.predictions"
         bench.write_predictions(items, answers, pred)
         written[split] = pred.name
-    return PredictResult(predictions=written)
+    return PredictResult(predictions=written, ranked=c.rank)
 
 
 def run_score(ctx: StageContext[ScoreStageConfig]) -> ScoreStageResult:
@@ -140,14 +143,16 @@ def run_score(ctx: StageContext[ScoreStageConfig]) -> ScoreStageResult:
     notes = {}
     images = _ImageRefs(ctx.out_dir)
     world_images = _world_images(ctx)
-    for split, pred_name in PREDICT.read(ctx.inputs["pred"]).predictions.items():
+    predicted = PREDICT.read(ctx.inputs["pred"])
+    for split, pred_name in predicted.predictions.items():
         res = bench.score(files[split], ctx.input_path("pred") / pred_name)
+        protocol = f"{res.protocol}+rank" if predicted.ranked else res.protocol
         cis = bootstrap_many(res.outcomes, bench.aggregate, c.bootstrap, c.seed)
         for metric, value in res.metrics.items():
             lo, hi = cis.get(metric, (None, None))
             rows.append(ResultRecord(target=c.target, source=c.source, benchmark=c.benchmark, split=split,
                                      metric=metric, value=round(value, 2), ci_low=None if lo is None else round(lo, 2),
-                                     ci_high=None if hi is None else round(hi, 2), n=res.n, protocol=res.protocol))
+                                     ci_high=None if hi is None else round(hi, 2), n=res.n, protocol=protocol))
         items = {it.id: it for it in bench.load(files[split], image_root=world_images)}
         for s in bench.item_scores(files[split], ctx.input_path("pred") / pred_name, res):
             it = items.get(s.id)

@@ -7,6 +7,7 @@ so the three give the same answer to the same item (same batches, same padding).
 from __future__ import annotations
 
 import os
+import string
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -141,7 +142,7 @@ def _check_images(items: Sequence["BenchItem"]) -> None:
 
 def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, num_beams: int = 1,
                   blind: bool = False, progress: ProgressFactory = silent_progress,
-                  description: str = "predict", split: BatchSplit = BatchSplit()) -> list[str]:
+                  description: str = "predict", split: BatchSplit = BatchSplit(), rank: bool = False) -> list[str]:
     """The model's raw answer to each item, in item order (one string per item).
 
     Items with the same image, prompt and token budget are asked once and share the answer.
@@ -151,6 +152,12 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
     (which counts this process's items). With a `split` over the ranks of a job, each rank
     answers its share of the batches and every rank returns all the answers: the same batches
     as one process, so the same answers.
+
+    `rank`: the rank protocol for multiple-choice items (those with `choices`), InstructBLIP's
+    for ScienceQA and A-OKVQA: the model is not asked to write a letter; each choice is scored
+    as the whole reply to the item's `rank_prompt` (`VLM.reply_logprobs`) and the answer is the
+    letter of the likeliest (the first on a tie), which the benchmark reads as it reads a
+    written letter. Items without choices are answered by generation as always.
     """
     if batch_size < 1:
         raise BadInput(f"batch size must be at least 1, got {batch_size}")
@@ -163,18 +170,28 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
     # Every rank takes every item's features: the frozen tower's forward is a small part of the
     # work, and a row computed in the same tower batch as one process's is the same row.
     feats, rows = _features(vlm, items, blind)
-    # Greedy and beam decoding answer the same input the same way, so each distinct (image,
-    # prompt, token budget) is asked once and its answer shared: POPE's three splits repeat
-    # every positive question (4,272 items, 1,939 distinct in the default study).
-    first: dict[tuple[int, str, int], int] = {}
-    same = [first.setdefault((rows[i], items[i].prompt, items[i].max_new_tokens), i) for i in range(len(items))]
+    ranked = [rank and bool(it.choices) for it in items]
+
+    def request(i: int) -> tuple[Any, ...]:
+        it = items[i]
+        return (rows[i], it.rank_prompt or it.prompt, it.choices) if ranked[i] else (rows[i], it.prompt, it.max_new_tokens)
+
+    # Greedy and beam decoding answer the same input the same way (and a ranking is a function
+    # of its input), so each distinct request is asked once and its answer shared: POPE's three
+    # splits repeat every positive question (4,272 items, 1,939 distinct in the default study).
+    first: dict[tuple[Any, ...], int] = {}
+    same = [first.setdefault(request(i), i) for i in range(len(items))]
     askers = list(first.values())
     covered = Counter(same)  # items each asker answers for
     # A stable sort: items of equal prompt length keep their file order, so the batches (and
     # with them the answers) are a function of the item list alone.
-    order = sorted(askers, key=lambda i: len(items[i].prompt))
+    order = sorted((i for i in askers if not ranked[i]), key=lambda i: len(items[i].prompt))
     batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    task = progress(description, sum(covered[i] for b in split.mine(len(batches)) for i in batches[b]))
+    scored = _rank_requests([i for i in askers if ranked[i]], items)
+    rank_batches = [scored[s:s + batch_size] for s in range(0, len(scored), batch_size)]
+    mine = sum(covered[i] for b in split.mine(len(batches)) for i in batches[b])
+    mine += sum(covered[i] for b in split.mine(len(rank_batches)) for i, j in rank_batches[b] if j == 0)
+    task = progress(description, mine)
 
     def answer(idx: list[int]) -> list[str]:
         texts = vlm.generate(feats[[rows[i] for i in idx]], [items[i].prompt for i in idx],
@@ -182,7 +199,30 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
         task.advance(sum(covered[i] for i in idx))
         return texts
 
+    def score(reqs: list[tuple[int, int]]) -> list[float]:
+        logps = vlm.reply_logprobs(feats[[rows[i] for i, _ in reqs]],
+                                   [items[i].rank_prompt or items[i].prompt for i, _ in reqs],
+                                   [items[i].choices[j] for i, j in reqs])
+        task.advance(sum(covered[i] for i, j in reqs if j == 0))
+        return logps
+
     answered = split.map(batches, answer)
+    logps = split.map(rank_batches, score)
     task.close()
     out = {i: text for idx, texts in zip(batches, answered) for i, text in zip(idx, texts)}
+    best: dict[int, tuple[float, int]] = {}
+    for reqs, lps in zip(rank_batches, logps):
+        for (i, j), lp in zip(reqs, lps):
+            if i not in best or lp > best[i][0]:
+                best[i] = (lp, j)
+    out.update({i: string.ascii_uppercase[j] for i, (_, j) in best.items()})
     return [out[same[i]] for i in range(len(items))]
+
+
+def _rank_requests(askers: list[int], items: Sequence["BenchItem"]) -> list[tuple[int, int]]:
+    """(item, choice index) for every choice of the ranked `askers`, an item's choices together,
+    items ordered by the length of their longest request (a stable sort, as for generation)."""
+    def length(i: int) -> int:
+        return len(items[i].rank_prompt or items[i].prompt) + max(len(c) for c in items[i].choices)
+
+    return [(i, j) for i in sorted(askers, key=length) for j in range(len(items[i].choices))]

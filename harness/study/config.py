@@ -162,6 +162,8 @@ class PredictConfig(Section):
 
     batch_size: int = Field(64, ge=1)
     num_beams: int = Field(1, ge=1)
+    rank: tuple[str, ...] = Field((), description="benchmarks whose multiple-choice items are answered by ranking "
+                                  "their choices (InstructBLIP's protocol) instead of by writing a letter")
 
 
 class StudyConfig(Section):
@@ -313,6 +315,10 @@ class StudyConfig(Section):
             if drawn:
                 raise ValueError(f"world.benchmark_files: no files for {', '.join(drawn)}, and no bench scenes to "
                                  "draw them from")
+        unranked = [b for b in self.predict.rank if b not in self.benchmarks]
+        if unranked:
+            raise ValueError(f"predict.rank: {', '.join(unranked)} not among the study's benchmarks "
+                             f"({', '.join(self.benchmarks)})")
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"targets: duplicate target names {names}")

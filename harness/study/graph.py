@@ -204,7 +204,7 @@ def submit(cfg: StudyConfig, runner: Runner) -> Submitted:
             for b in cfg.benchmarks:
                 pred = runner.submit(bench_stage.PREDICT(f"predict/{label}/{b}", bench_stage.PredictStageConfig(
                     benchmark=b, blind=t.blind, batch_size=cfg.predict.batch_size, num_beams=cfg.predict.num_beams,
-                    label=label), {"model": ft, "bench": bench, "world": g.world}))
+                    label=label, rank=b in cfg.predict.rank), {"model": ft, "bench": bench, "world": g.world}))
                 scores.append(runner.submit(bench_stage.SCORE(f"score/{label}/{b}", bench_stage.ScoreStageConfig(
                     benchmark=b, target=t.name, source=source, bootstrap=cfg.bootstrap, seed=cfg.seed),
                     {"pred": pred, "bench": bench})))

@@ -99,3 +99,15 @@ def test_score_stage_writes_samples(world: Path, tmp_path: Path) -> None:
     # Image paths are relative to the stage folder and survive its rename.
     sdir.rename(cache / "score-final")
     assert (cache / "score-final" / r.image).is_file() and len(r.image_sha256) == 64
+    # Scores of predictions made by the rank protocol say so.
+    from harness.core.records import RESULTS_FILE, ResultRecord
+
+    assert {r.protocol for r in read_jsonl(cache / "score-final" / RESULTS_FILE, ResultRecord)} == {"official"}
+    ranked = cache / "score-ranked.partial"
+    ranked.mkdir()
+    ctx = StageContext("score/t/s/pope", "k", config,
+                       {"bench": StageOutput("bench-files", "b", bdir, meta, True, 0.0),
+                        "pred": StageOutput("predict", "p", pdir, {"predictions": preds, "ranked": True}, True, 0.0)},
+                       ranked, silent_progress)
+    run_score(ctx)
+    assert {r.protocol for r in read_jsonl(ranked / RESULTS_FILE, ResultRecord)} == {"official+rank"}

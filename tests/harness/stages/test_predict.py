@@ -197,3 +197,89 @@ def test_predict_stage_writes_what_predict_items_answers(bw: BenchWorld, vlm, tm
     items = bench.load([bw.pope], image_root=bw.images)
     bench.write_predictions(items, predict_items(vlm, items, batch_size=4), tmp_path / "want")
     assert (tmp_path / "random.predictions").read_bytes() == (tmp_path / "want").read_bytes()
+
+
+# --- the rank protocol ---------------------------------------------------------------------
+
+
+def _training_loss_logprob(vlm, feats, prompt: str, reply: str) -> float:
+    """Log-probability of `reply` through the training path: the model's own loss over the
+    labels `encode_chat` gives a finetune (mean over labelled tokens, times their count)."""
+    from harness.models.encode import IGNORE, encode_chat
+
+    msgs = [{"role": "user", "content": vlm.user_content(prompt)},
+            {"role": "assistant", "content": [{"type": "text", "text": reply}]}]
+    e = encode_chat(vlm.tokenizer, msgs, vlm.n_image_tokens, vlm.image_prefix, None, vlm.image_token)
+    ids, labels = torch.tensor([e.input_ids]), torch.tensor([e.labels])
+    qids = qmask = None
+    if vlm.arch == "instructblip":
+        qids, qmask = vlm.qformer_encode([prompt])
+    with torch.no_grad():
+        loss = vlm.forward(ids, torch.ones_like(ids), feats, labels, qids, qmask).loss
+    return -float(loss) * int((labels[:, 1:] != IGNORE).sum())
+
+
+@pytest.mark.parametrize("arch", ["llava", "instructblip"])
+def test_reply_logprobs_is_the_training_loss_of_the_reply(arch: str, bw: BenchWorld) -> None:
+    from harness.models.features import feature_table
+    from tests.harness._tiny_models import tiny_vlm
+
+    vlm = tiny_vlm(arch, seed=1)
+    img = str(bw.images / "bench" / sorted(p.name for p in (bw.images / "bench").iterdir())[0])
+    feats, rows = feature_table(vlm, [img])
+    prompts = ["What colour is the star?", "Is there a circle in the image? Answer briefly."]
+    replies = ["red and blue", "no"]
+    got = vlm.reply_logprobs(feats[[rows[0], rows[0]]], prompts, replies)  # padded: the second is shorter
+    want = [_training_loss_logprob(vlm, feats[[rows[0]]], p, r) for p, r in zip(prompts, replies)]
+    assert got == pytest.approx(want, abs=1e-4)
+    assert all(x < 0 for x in got)
+    # The end of the turn is part of the reply: a prefix is another reply, not a likelier one.
+    assert vlm.reply_logprobs(feats[[rows[0]]], prompts[:1], ["red"]) != pytest.approx(
+        vlm.reply_logprobs(feats[[rows[0]]], prompts[:1], ["red and blue"]))
+
+
+def test_rank_answers_the_letter_of_the_likeliest_choice(bw: BenchWorld, vlm, monkeypatch) -> None:
+    from harness.models import adapter
+    from harness.models.features import feature_table
+
+    items = BENCHMARKS.get("mmbench")().load([bw.mmbench])
+    assert all(it.choices and it.rank_prompt for it in items)
+    generated: list[str] = []
+    real = adapter.VLM.generate
+
+    def counting(self, feats, prompts, *a, **k):
+        generated.extend(prompts)
+        return real(self, feats, prompts, *a, **k)
+
+    monkeypatch.setattr(adapter.VLM, "generate", counting)
+    got = predict_items(vlm, items, batch_size=5, rank=True)
+    assert not generated  # every item has choices: nothing is written
+    feats, rows = feature_table(vlm, [it.image for it in items])
+    letters = "ABCDEFGH"
+    for it, row, answer in zip(items, rows, got):
+        lps = [vlm.reply_logprobs(feats[[row]], [it.rank_prompt], [c])[0] for c in it.choices]
+        assert answer in letters[:len(it.choices)]
+        # Batched and one-by-one forward passes differ in float rounding only.
+        assert lps[letters.index(answer)] == pytest.approx(max(lps), abs=1e-4)
+    # CircularEval's rotated copies show the same choices in another order: the same choice wins.
+    chosen: dict[int, set[str]] = {}
+    for it, a in zip(items, got):
+        chosen.setdefault(int(it.id) % 1_000_000, set()).add(it.choices[letters.index(a)])
+    assert all(len(texts) == 1 for texts in chosen.values())
+    assert len(set().union(*chosen.values())) > 1  # and the ranking depends on the item
+    # Items without choices are written as always, ranked or not.
+    pope = BENCHMARKS.get("pope")().load([bw.pope], image_root=bw.images)[:4]
+    pope = [dataclasses.replace(it, max_new_tokens=4) for it in pope]
+    assert predict_items(vlm, pope, batch_size=4, rank=True) == predict_items(vlm, pope, batch_size=4)
+
+
+def test_predict_command_ranks_with_rank(bw: BenchWorld, vlm, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "pred.jsonl"
+    assert run_cli("predict", "--model", str(bw.ckpt), "--benchmark", "mmbench", "--data", str(bw.mmbench),
+                   "--out", str(out), "--batch-size", "8", "--rank", "--quiet") == 0
+    bench = BENCHMARKS.get("mmbench")()
+    items = bench.load([bw.mmbench])
+    want = tmp_path / "want.jsonl"
+    bench.write_predictions(items, predict_items(vlm, items, batch_size=8, rank=True), want)
+    assert out.read_bytes() == want.read_bytes()
+    assert all(json.loads(line)["prediction"] in "ABCD" for line in out.read_text().splitlines())

@@ -225,6 +225,7 @@ def test_target_sources_must_be_study_sources() -> None:
     ({"vigc": {"train_data_types": ["knowledge"]}}, "vigc.train_data_types: unknown data type 'knowledge'"),
     ({"sources": ["seed", "seed+vigc"]}, "sources: 'seed+vigc' needs data part(s) vigc, which this study cannot make"),
     ({"sources": ["seed", "seed+lang"], "world": {"images": {"extra": 0}}}, "'seed+lang' needs data part(s) lang"),
+    ({"benchmarks": ["pope"], "predict": {"rank": ["aokvqa"]}}, "predict.rank: aokvqa not among the study's benchmarks"),
 ])
 def test_names_resolve_against_the_registries(data: dict, fragment: str) -> None:
     assert fragment in bad(data)
@@ -347,3 +348,15 @@ def test_targets_are_found_by_exact_name_and_models_train_with_their_own_seed_or
     assert cfg.target("llava").seed == 3 and cfg.target("llava-2").seed is None
     assert cfg.target("llav") is None
     assert [cfg.training_seed(cfg.target(n).seed) for n in ("llava", "llava-2")] == [3, 7]
+
+
+def test_ranking_a_benchmark_moves_only_its_predictions_and_scores(tmp_path: Path) -> None:
+    from harness import api
+
+    a = {s.name: s for s in api.plan_study(load_config(preset="smoke"), tmp_path / "run")}
+    b = {s.name: s for s in api.plan_study(load_config(preset="smoke", overrides=["predict.rank=[mmbench]"]),
+                                          tmp_path / "run")}
+    moved = {n for n in a if a[n].key != b[n].key}
+    assert moved and all(n.startswith(("predict/", "score/")) and n.endswith("/mmbench") for n in moved)
+    assert all(b[n].config["rank"] for n in moved if n.startswith("predict/"))
+    assert not any(b[n].config["rank"] for n in b if n.startswith("predict/") and n.endswith("/pope"))
