@@ -187,10 +187,10 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
     # with them the answers) are a function of the item list alone.
     order = sorted((i for i in askers if not ranked[i]), key=lambda i: len(items[i].prompt))
     batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
-    scored = _rank_requests([i for i in askers if ranked[i]], items)
-    rank_batches = [scored[s:s + batch_size] for s in range(0, len(scored), batch_size)]
-    mine = sum(covered[i] for b in split.mine(len(batches)) for i in batches[b])
-    mine += sum(covered[i] for b in split.mine(len(rank_batches)) for i, j in rank_batches[b] if j == 0)
+    # Ranked items by the length of their question, in the same stable way.
+    rorder = sorted((i for i in askers if ranked[i]), key=lambda i: len(items[i].rank_prompt or items[i].prompt))
+    rbatches = [rorder[s:s + batch_size] for s in range(0, len(rorder), batch_size)]
+    mine = sum(covered[i] for bs in (batches, rbatches) for b in split.mine(len(bs)) for i in bs[b])
     task = progress(description, mine)
 
     def answer(idx: list[int]) -> list[str]:
@@ -199,30 +199,16 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
         task.advance(sum(covered[i] for i in idx))
         return texts
 
-    def score(reqs: list[tuple[int, int]]) -> list[float]:
-        logps = vlm.reply_logprobs(feats[[rows[i] for i, _ in reqs]],
-                                   [items[i].rank_prompt or items[i].prompt for i, _ in reqs],
-                                   [items[i].choices[j] for i, j in reqs])
-        task.advance(sum(covered[i] for i, j in reqs if j == 0))
-        return logps
+    def pick(idx: list[int]) -> list[str]:
+        logps = vlm.choice_logprobs(feats[[rows[i] for i in idx]], [items[i].rank_prompt or items[i].prompt
+                                                                    for i in idx], [items[i].choices for i in idx])
+        task.advance(sum(covered[i] for i in idx))
+        # The likeliest choice, the first of equals.
+        return [string.ascii_uppercase[max(range(len(lp)), key=lambda j: (lp[j], -j))] for lp in logps]
 
     answered = split.map(batches, answer)
-    logps = split.map(rank_batches, score)
+    picked = split.map(rbatches, pick)
     task.close()
-    out = {i: text for idx, texts in zip(batches, answered) for i, text in zip(idx, texts)}
-    best: dict[int, tuple[float, int]] = {}
-    for reqs, lps in zip(rank_batches, logps):
-        for (i, j), lp in zip(reqs, lps):
-            if i not in best or lp > best[i][0]:
-                best[i] = (lp, j)
-    out.update({i: string.ascii_uppercase[j] for i, (_, j) in best.items()})
+    out = {i: text for bs, texts in ((batches, answered), (rbatches, picked))
+           for idx, batch_texts in zip(bs, texts) for i, text in zip(idx, batch_texts)}
     return [out[same[i]] for i in range(len(items))]
-
-
-def _rank_requests(askers: list[int], items: Sequence["BenchItem"]) -> list[tuple[int, int]]:
-    """(item, choice index) for every choice of the ranked `askers`, an item's choices together,
-    items ordered by the length of their longest request (a stable sort, as for generation)."""
-    def length(i: int) -> int:
-        return len(items[i].rank_prompt or items[i].prompt) + max(len(c) for c in items[i].choices)
-
-    return [(i, j) for i in sorted(askers, key=length) for j in range(len(items[i].choices))]

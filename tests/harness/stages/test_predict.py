@@ -220,22 +220,25 @@ def _training_loss_logprob(vlm, feats, prompt: str, reply: str) -> float:
 
 
 @pytest.mark.parametrize("arch", ["llava", "instructblip"])
-def test_reply_logprobs_is_the_training_loss_of_the_reply(arch: str, bw: BenchWorld) -> None:
+def test_choice_logprobs_is_the_training_loss_of_each_reply(arch: str, bw: BenchWorld) -> None:
+    """One prompt read, its cache shared by its choices: the numbers a finetune's loss gives
+    each (prompt, reply) read whole, with prompts and choices of different lengths padded."""
     from harness.models.features import feature_table
     from tests.harness._tiny_models import tiny_vlm
 
     vlm = tiny_vlm(arch, seed=1)
-    img = str(bw.images / "bench" / sorted(p.name for p in (bw.images / "bench").iterdir())[0])
-    feats, rows = feature_table(vlm, [img])
-    prompts = ["What colour is the star?", "Is there a circle in the image? Answer briefly."]
-    replies = ["red and blue", "no"]
-    got = vlm.reply_logprobs(feats[[rows[0], rows[0]]], prompts, replies)  # padded: the second is shorter
-    want = [_training_loss_logprob(vlm, feats[[rows[0]]], p, r) for p, r in zip(prompts, replies)]
-    assert got == pytest.approx(want, abs=1e-4)
-    assert all(x < 0 for x in got)
+    names = sorted(p.name for p in (bw.images / "bench").iterdir())[:2]
+    feats, rows = feature_table(vlm, [str(bw.images / "bench" / n) for n in names])
+    prompts = ["What colour is the star?", "Is there a circle in the image? Answer with one word, please."]
+    choices = [["red and blue", "red", "a very long answer about the star"], ["no", "yes"]]
+    got = vlm.choice_logprobs(feats[rows], prompts, choices)
+    want = [[_training_loss_logprob(vlm, feats[[r]], p, c) for c in cs] for r, p, cs in zip(rows, prompts, choices)]
+    assert [len(g) for g in got] == [3, 2]
+    for g, w in zip(got, want):
+        assert g == pytest.approx(w, abs=1e-4)
+    assert all(x < 0 for g in got for x in g)
     # The end of the turn is part of the reply: a prefix is another reply, not a likelier one.
-    assert vlm.reply_logprobs(feats[[rows[0]]], prompts[:1], ["red"]) != pytest.approx(
-        vlm.reply_logprobs(feats[[rows[0]]], prompts[:1], ["red and blue"]))
+    assert got[0][0] != pytest.approx(got[0][1])
 
 
 def test_rank_answers_the_letter_of_the_likeliest_choice(bw: BenchWorld, vlm, monkeypatch) -> None:
@@ -257,7 +260,7 @@ def test_rank_answers_the_letter_of_the_likeliest_choice(bw: BenchWorld, vlm, mo
     feats, rows = feature_table(vlm, [it.image for it in items])
     letters = "ABCDEFGH"
     for it, row, answer in zip(items, rows, got):
-        lps = [vlm.reply_logprobs(feats[[row]], [it.rank_prompt], [c])[0] for c in it.choices]
+        lps = vlm.choice_logprobs(feats[[row]], [it.rank_prompt], [it.choices])[0]
         assert answer in letters[:len(it.choices)]
         # Batched and one-by-one forward passes differ in float rounding only.
         assert lps[letters.index(answer)] == pytest.approx(max(lps), abs=1e-4)
