@@ -54,15 +54,10 @@ def test_predict_items_equals_the_stage_loop(bw: BenchWorld, vlm) -> None:
     assert all(got) and len(set(got)) > 1
 
 
-def test_the_same_question_on_the_same_image_is_asked_once(bw: BenchWorld, vlm, monkeypatch) -> None:
+def prompts_generated(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The prompts every later `VLM.generate` call is given, in order (the calls still run)."""
     from harness.models import adapter
 
-    items = BENCHMARKS.get("pope")().load([bw.pope], image_root=bw.images)[:6]
-    items = [dataclasses.replace(it, max_new_tokens=5) for it in items]
-    # POPE's splits repeat questions: the same six again under other ids, and one with a
-    # larger token budget, which is another request.
-    again = [dataclasses.replace(it, id=f"again-{it.id}") for it in items]
-    longer = dataclasses.replace(items[0], id="longer", max_new_tokens=7)
     asked: list[str] = []
     real = adapter.VLM.generate
 
@@ -71,6 +66,17 @@ def test_the_same_question_on_the_same_image_is_asked_once(bw: BenchWorld, vlm, 
         return real(self, feats, prompts, *a, **k)
 
     monkeypatch.setattr(adapter.VLM, "generate", counting)
+    return asked
+
+
+def test_the_same_question_on_the_same_image_is_asked_once(bw: BenchWorld, vlm, monkeypatch) -> None:
+    items = BENCHMARKS.get("pope")().load([bw.pope], image_root=bw.images)[:6]
+    items = [dataclasses.replace(it, max_new_tokens=5) for it in items]
+    # POPE's splits repeat questions: the same six again under other ids, and one with a
+    # larger token budget, which is another request.
+    again = [dataclasses.replace(it, id=f"again-{it.id}") for it in items]
+    longer = dataclasses.replace(items[0], id="longer", max_new_tokens=7)
+    asked = prompts_generated(monkeypatch)
     got = predict_items(vlm, items + again, batch_size=8)
     assert len(asked) == 6
     assert got[:6] == got[6:]
@@ -242,19 +248,11 @@ def test_choice_logprobs_is_the_training_loss_of_each_reply(arch: str, bw: Bench
 
 
 def test_rank_answers_the_letter_of_the_likeliest_choice(bw: BenchWorld, vlm, monkeypatch) -> None:
-    from harness.models import adapter
     from harness.models.features import feature_table
 
     items = BENCHMARKS.get("mmbench")().load([bw.mmbench])
     assert all(it.choices and it.rank_prompt for it in items)
-    generated: list[str] = []
-    real = adapter.VLM.generate
-
-    def counting(self, feats, prompts, *a, **k):
-        generated.extend(prompts)
-        return real(self, feats, prompts, *a, **k)
-
-    monkeypatch.setattr(adapter.VLM, "generate", counting)
+    generated = prompts_generated(monkeypatch)
     got = predict_items(vlm, items, batch_size=5, rank=True)
     assert not generated  # every item has choices: nothing is written
     feats, rows = feature_table(vlm, [it.image for it in items])
