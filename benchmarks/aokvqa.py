@@ -242,6 +242,7 @@ class AOKVQA(Benchmark[AokvqaOutcome]):
     higher_is_better = True
     splits = ("val",)
     protocol = "official"
+    multiple_choice = True
 
     def synthesize(self, scenes: Sequence[Scene], image_root: Path, out_dir: Path, seed: int) -> dict[str, list[Path]]:
         """Write `aokvqa_v1p0_<split>.json` per split; `image` is each scene's path under `image_root`."""

@@ -71,6 +71,8 @@ class Benchmark(ABC, Generic[O]):
     # Splits the embedded world writes (one data file set per split).
     splits: ClassVar[tuple[str, ...]] = ("test",)
     protocol: ClassVar[str] = "official"
+    # Whether its items are multiple choice (`BenchItem.choices` set), so the rank protocol applies.
+    multiple_choice: ClassVar[bool] = False
 
     @abstractmethod
     def synthesize(self, scenes: Sequence[Scene], image_root: Path, out_dir: Path, seed: int) -> dict[str, list[Path]]:

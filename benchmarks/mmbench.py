@@ -259,6 +259,7 @@ class MMBench(Benchmark[MMBenchOutcome]):
     higher_is_better = True
     splits = ("dev",)
     protocol = "official"
+    multiple_choice = True
 
     def __init__(self, judge: ChoiceJudge | None = None, questions_per_l2: int | None = None) -> None:
         """`judge` reads passes the heuristics cannot; `questions_per_l2` caps synthesis (default: half the scenes)."""

@@ -192,6 +192,7 @@ class ScienceQA(Benchmark[SqaOutcome]):
     higher_is_better = True
     splits = ("test",)
     protocol = "official"
+    multiple_choice = True
 
     def __init__(self, split: str = "test") -> None:
         """`split`: the key of pid_splits.json that `load` and `score` read."""

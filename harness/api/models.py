@@ -30,6 +30,8 @@ def predict_files(model: str, benchmark: str, data: Sequence[Path], out: Path, i
     dev = resolve_device(device)
     # Cheap checks first: a bad benchmark name or data file fails before the model loads.
     bench = open_benchmark(benchmark, split)
+    if rank and not bench.multiple_choice:
+        raise BadInput(f"--rank: {benchmark} has no multiple-choice items to rank")
     items = load_items(bench, [Path(p) for p in data], Path(image_root) if image_root else None)
     vlm = load_model(model, dev, inference=True)
     answers = predict_items(vlm, items, batch_size, num_beams, blind=blind, progress=progress,

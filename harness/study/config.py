@@ -319,6 +319,12 @@ class StudyConfig(Section):
         if unranked:
             raise ValueError(f"predict.rank: {', '.join(unranked)} not among the study's benchmarks "
                              f"({', '.join(self.benchmarks)})")
+        from benchmarks import BENCHMARKS
+
+        open_ended = [b for b in self.predict.rank if not BENCHMARKS.get(b).multiple_choice]
+        if open_ended:
+            raise ValueError(f"predict.rank: {', '.join(open_ended)} has no multiple-choice items to rank "
+                             f"(multiple choice: {', '.join(n for n in BENCHMARKS.names() if BENCHMARKS.get(n).multiple_choice)})")
         names = [t.name for t in self.targets]
         if len(set(names)) != len(names):
             raise ValueError(f"targets: duplicate target names {names}")

@@ -47,6 +47,13 @@ def test_round_trip(name: str, world: Path, tmp_path: Path) -> None:
         assert items, f"{name}/{split}: no items"
         assert all(isinstance(it, BenchItem) and it.prompt.strip() for it in items)
         assert len({it.id for it in items}) == len(items), "item ids must be unique"
+        # A multiple-choice benchmark gives every item what the rank protocol scores (its
+        # choices, in the prompt's letter order, and the question they answer); others give none.
+        if bench.multiple_choice:
+            assert all(len(it.choices) >= 2 and it.rank_prompt.strip() for it in items)
+            assert all(f"A. {it.choices[0]}" in it.prompt for it in items)
+        else:
+            assert not any(it.choices or it.rank_prompt for it in items)
         pred = tmp_path / f"{split}.pred"
         bench.write_predictions(items, [""] * len(items), pred)
         res = bench.score(files, pred)

@@ -139,6 +139,8 @@ def test_bad_input_is_one_line_exit_2(bw: BenchWorld, tmp_path: Path, capsys: py
         (["--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(bw.pope)], ".png"),  # images not beside it
         (["--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(tmp_path / "none.json")], "none.json"),
         (["--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(bw.pope), "--split", "x"], "--split"),
+        (["--model", str(bw.ckpt), "--benchmark", "pope", "--data", str(bw.pope), "--images", str(bw.images),
+          "--rank"], "--rank: pope has no multiple-choice items"),
     ]
     for args, named in cases:
         capsys.readouterr()
