@@ -72,7 +72,7 @@ def finetune(model: str, data: Sequence[Path], images: Path, out: Path, recipe: 
     if not convs:
         raise BadInput(f"{', '.join(map(str, data))}: no conversations")
     # The blind control never reads its images (every one is shown blank): only the folder must exist.
-    check_train_images(Path(images), [] if blind else [cv.image for cv in convs])
+    check_train_images(Path(images), [] if blind else [cv.image for cv in convs if cv.image is not None])
     vlm = load_model(model, dev)
     return _train_and_save(vlm, Path(out), seed, len(convs), lambda resume: (train_on_conversations(
         vlm, convs, Path(images), recipe or _recipe(), seed, resume, progress, Path(model).name, blind=blind,

@@ -150,10 +150,12 @@ class Turn(Record):
 
 
 class Conversation(Record):
-    """A LLaVA-format training sample: `<image>` appears in the first human turn."""
+    """A LLaVA-format training sample: `<image>` appears in the first human turn. Without an
+    image it is a text-only conversation (LLaVA-1.5's mix has 40K from ShareGPT): trained on
+    the blank image, the input a text-only problem gets at prediction (`harness.stages.predict`)."""
 
     id: str
-    image: str = Field(description="image path relative to the dataset's image folder")
+    image: str | None = Field(None, description="image path relative to the dataset's image folder; none: text only")
     conversations: tuple[Turn, ...]
 
 

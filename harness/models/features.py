@@ -32,13 +32,14 @@ def _image_key(img: Any) -> str:
 def feature_table(vlm: Any, images: Sequence[Any], blind: bool = False) -> tuple[Any, list[int]]:
     """Features of the distinct images and, per input, its row in that table.
 
-    `blind` replaces every image by a blank white one: the text-only control.
+    `blind` replaces every image by a blank white one: the text-only control. An image of None
+    is the blank one too (a text-only item or conversation).
     """
     import torch
     from PIL import Image
 
     tower = _tower_key(vlm)
-    keys = ["blank" if blind else _image_key(i) for i in images]
+    keys = ["blank" if blind or i is None else _image_key(i) for i in images]
     distinct = list(dict.fromkeys(keys))
     todo = [k for k in distinct if (tower, k) not in _MEMO]
     if todo:

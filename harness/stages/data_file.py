@@ -84,13 +84,17 @@ def run_data_file(ctx: StageContext[DataFileConfig]) -> DataFileResult:
         got = _conversations(path, items)
         for cv in got:
             # Finetuning reads `root / image`; an image that is not there would fail there, much later.
-            if not cv.image or not (root / cv.image).is_file():
+            if cv.image is not None and not (cv.image and (root / cv.image).is_file()):
                 raise BadInput(f"{path}: conversation {excerpt(cv.id)}: image {excerpt(cv.image)} not found under "
                                "the study's image folder (paths are relative to it, or absolute)")
         convs += got
         # Files of one part may reuse conversation ids (LLaVA-Instruct's files share image ids).
-        records += [r.model_copy(update={"id": f"{j}:{r.id}"}) for r in llava_records(items, f.data_type, path)]
-    write_json(ctx.out_dir / LLAVA_FILE, [cv.model_dump(mode="json", by_alias=True) for cv in convs], indent=None)
+        # Text-only conversations say nothing about an image: no records for data quality.
+        records += [r.model_copy(update={"id": f"{j}:{r.id}"}) for r in llava_records(items, f.data_type, path)
+                    if r.image]
+    # exclude_none: a text-only conversation has no `image` key, as in LLaVA-1.5's mix.
+    write_json(ctx.out_dir / LLAVA_FILE, [cv.model_dump(mode="json", by_alias=True, exclude_none=True) for cv in convs],
+               indent=None)
     write_jsonl(ctx.out_dir / RECORDS_FILE, records)
     return DataFileResult(conversations=len(convs), records=len(records))
 

@@ -65,6 +65,12 @@ def examples_from_conversations(vlm: Any, conversations: Sequence[Any], image_ro
     for conv in conversations:
         msgs = llava_messages(conv.conversations)
         row = image_rows[conv.image]
+        if conv.image is None and msgs and msgs[0]["role"] == "user":
+            # A text-only conversation sees the blank image where the model expects an image
+            # (`VLM.user_content`), as a text-only problem does at prediction: every sequence
+            # then has its image tokens, which `VLM.embed` fills batch-wide in order.
+            text = "\n".join(p["text"] for p in msgs[0]["content"] if p["type"] == "text")
+            msgs = [{"role": "user", "content": vlm.user_content(text)}] + msgs[1:]
         if vlm.arch == "instructblip":
             for k in range(0, len(msgs) - 1, 2):
                 # Joined by a line break, so lettered options stay on their lines and
@@ -265,9 +271,10 @@ def train_on_conversations(vlm: Any, convs: Sequence[Conversation], image_root: 
     image's features computed once; `blind`: every image blank); returns the log."""
     from harness.models.features import feature_table
 
-    images = sorted({cv.image for cv in convs})
-    feats, rows = feature_table(vlm, [image_root / im for im in images], blind=blind)
-    examples = examples_from_conversations(vlm, convs, dict(zip(images, rows)), recipe.max_length)
+    images = sorted({cv.image for cv in convs if cv.image is not None})
+    feats, rows = feature_table(vlm, [image_root / im for im in images] + [None], blind=blind)
+    image_rows: dict[str | None, int] = dict(zip([*images, None], rows))  # None: the blank image
+    examples = examples_from_conversations(vlm, convs, image_rows, recipe.max_length)
     steps = planned_steps(recipe.steps, recipe.epochs, len(examples), recipe.batch)
     task = progress(f"finetune {label}", steps)
     log = finetune(vlm, feats, examples, steps=steps, batch=recipe.batch, lr=recipe.lr, warmup=recipe.warmup,

@@ -74,3 +74,38 @@ def test_paper_dry_run_without_files_is_one_clear_line(tmp_path: Path, monkeypat
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not found" in err and "data/" in err, err
     assert "Traceback" not in err
+
+
+def test_a_data_file_may_hold_text_only_conversations(tmp_path: Path) -> None:
+    """As LLaVA-1.5's mix does (ShareGPT): kept without an `image` key, no data-quality records;
+    an image conversation whose image is missing is still one clear error."""
+    from harness.core.errors import BadInput
+    from harness.core.io import read_json, sha256_file
+    from harness.core.progress import silent_progress
+    from harness.stages.data_file import DataFileConfig, DataFileEntry, run_data_file
+    from harness.stages.runner import StageContext, StageOutput
+
+    world = tmp_path / "world"
+    (world / "images" / "extra").mkdir(parents=True)
+    (world / "images" / "extra" / "0000001.png").write_bytes(b"png")
+    f = _llava_file(tmp_path / "theirs.json")
+    items = json.loads(f.read_text()) + [{"id": "t", "conversations": [
+        {"from": "human", "value": "Name something that is red."}, {"from": "gpt", "value": "a fire truck"}]}]
+    f.write_text(json.dumps(items))
+
+    def run(out: Path) -> object:
+        out.mkdir()
+        cfg = DataFileConfig(name="theirs", files=(DataFileEntry(path=str(f), sha256=sha256_file(f),
+                                                                 data_type="conversation"),))
+        ctx = StageContext("data/file-theirs", "k", cfg, {"world": StageOutput("world", "w", world, {}, True, 0.0)},
+                           out, silent_progress)
+        return run_data_file(ctx)
+
+    res = run(tmp_path / "a")
+    assert res.conversations == 2 and res.records == 1
+    written = read_json(tmp_path / "a" / "llava.json")
+    assert "image" not in written[1] and written[0]["image"] == "extra/0000001.png"
+    items[0]["image"] = "extra/missing.png"
+    f.write_text(json.dumps(items))
+    with pytest.raises(BadInput, match="missing.png"):
+        run(tmp_path / "b")

@@ -77,3 +77,32 @@ def test_batch_order_covers_each_epoch_once():
     per_epoch = n // b
     seen = [i for s in range(per_epoch) for i in batch_order(n, b, s, 3, lengths)]
     assert len(seen) == len(set(seen)) == per_epoch * b
+
+
+@pytest.mark.parametrize("arch", ["llava", "instructblip"])
+def test_a_text_only_conversation_is_trained_on_the_blank_image(arch: str) -> None:
+    """LLaVA-1.5's mix holds text-only conversations (no `image`): each is encoded as a question
+    asked with the blank image, where and how the model sees one at prediction, so every
+    sequence carries its image tokens and a mixed batch trains."""
+    from harness.models.encode import encode_prompt
+
+    vlm, feats, ex = _setup(arch)
+    text = Conversation.model_validate({"id": "t", "conversations": [
+        {"from": "human", "value": "Name something that is red."}, {"from": "gpt", "value": "a fire truck"}]})
+    assert text.image is None
+    blank = len(feats)  # the blank image's row, after the four images
+    (e,) = examples_from_conversations(vlm, [text], {None: blank}, 128)
+    assert e.image == blank
+    image_id = vlm.image_token_id
+    assert e.input_ids.count(image_id) == vlm.n_image_tokens
+    # The prompt part is what predict asks a text-only problem (the same ids, image included).
+    prompt = encode_prompt(vlm.tokenizer, [{"role": "user", "content": vlm.user_content("Name something that is red.")}],
+                           vlm.n_image_tokens, vlm.image_prefix, vlm.image_token)
+    assert e.input_ids[:len(prompt)] == prompt
+    # Mixed with image conversations, it trains (and changes the weights).
+    from harness.models.features import feature_table
+
+    table = torch.cat([feats, feature_table(vlm, [None])[0]])
+    before = _params(vlm).clone()
+    finetune(vlm, table, ex[:3] + [e], **{**KW, "steps": 2, "batch": 4, "bf16": False})
+    assert not torch.equal(before, _params(vlm))
