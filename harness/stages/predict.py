@@ -109,28 +109,9 @@ def check_item_images(items: Sequence["BenchItem"], files: Sequence[Path], image
 def _features(vlm: Any, items: Sequence["BenchItem"], blind: bool) -> tuple[Any, list[int]]:
     """Feature table and per-item rows; an item without an image (a text-only ScienceQA
     problem) is shown the blank image, the same input the blind control sees."""
-    import torch
-
     from harness.models.features import feature_table
 
-    images = [it.image for it in items]
-    if blind or all(im is not None for im in images):
-        return feature_table(vlm, images, blind=blind)
-    present = [i for i, im in enumerate(images) if im is not None]
-    rows = [0] * len(items)
-    parts = []
-    if present:
-        feats, prow = feature_table(vlm, [images[i] for i in present])
-        parts.append(feats)
-        for i, r in zip(present, prow):
-            rows[i] = r
-    blank, _ = feature_table(vlm, [None], blind=True)
-    parts.append(blank)
-    blank_row = sum(len(p) for p in parts) - 1
-    for i, im in enumerate(images):
-        if im is None:
-            rows[i] = blank_row
-    return torch.cat(parts), rows
+    return feature_table(vlm, [it.image for it in items], blind=blind)
 
 
 def _check_images(items: Sequence["BenchItem"]) -> None:
@@ -155,7 +136,7 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
 
     `rank`: the rank protocol for multiple-choice items (those with `choices`), InstructBLIP's
     for ScienceQA and A-OKVQA: the model is not asked to write a letter; each choice is scored
-    as the whole reply to the item's `rank_prompt` (`VLM.reply_logprobs`) and the answer is the
+    as the whole reply to the item's `rank_prompt` (`VLM.choice_logprobs`) and the answer is the
     letter of the likeliest (the first on a tie), which the benchmark reads as it reads a
     written letter. Items without choices are answered by generation as always.
     """
@@ -171,10 +152,11 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
     # work, and a row computed in the same tower batch as one process's is the same row.
     feats, rows = _features(vlm, items, blind)
     ranked = [rank and bool(it.choices) for it in items]
+    asked = [it.rank_prompt or it.prompt if r else it.prompt for it, r in zip(items, ranked)]  # what each is asked
 
     def request(i: int) -> tuple[Any, ...]:
         it = items[i]
-        return (rows[i], it.rank_prompt or it.prompt, it.choices) if ranked[i] else (rows[i], it.prompt, it.max_new_tokens)
+        return (rows[i], asked[i], it.choices) if ranked[i] else (rows[i], asked[i], it.max_new_tokens)
 
     # Greedy and beam decoding answer the same input the same way (and a ranking is a function
     # of its input), so each distinct request is asked once and its answer shared: POPE's three
@@ -188,7 +170,7 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
     order = sorted((i for i in askers if not ranked[i]), key=lambda i: len(items[i].prompt))
     batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
     # Ranked items by the length of their question, in the same stable way.
-    rorder = sorted((i for i in askers if ranked[i]), key=lambda i: len(items[i].rank_prompt or items[i].prompt))
+    rorder = sorted((i for i in askers if ranked[i]), key=lambda i: len(asked[i]))
     rbatches = [rorder[s:s + batch_size] for s in range(0, len(rorder), batch_size)]
     mine = sum(covered[i] for bs in (batches, rbatches) for b in split.mine(len(bs)) for i in bs[b])
     task = progress(description, mine)
@@ -200,8 +182,8 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
         return texts
 
     def pick(idx: list[int]) -> list[str]:
-        logps = vlm.choice_logprobs(feats[[rows[i] for i in idx]], [items[i].rank_prompt or items[i].prompt
-                                                                    for i in idx], [items[i].choices for i in idx])
+        logps = vlm.choice_logprobs(feats[[rows[i] for i in idx]], [asked[i] for i in idx],
+                                    [items[i].choices for i in idx])
         task.advance(sum(covered[i] for i in idx))
         # The likeliest choice, the first of equals.
         return [string.ascii_uppercase[max(range(len(lp)), key=lambda j: (lp[j], -j))] for lp in logps]
