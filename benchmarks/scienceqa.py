@@ -198,6 +198,18 @@ class ScienceQA(Benchmark[SqaOutcome]):
         """`split`: the key of pid_splits.json that `load` and `score` read."""
         self.split = split
 
+    def asks(self, problem: dict[str, Any]) -> bool:
+        """Whether a problem of the split is one this benchmark asks and scores (all of them)."""
+        return True
+
+    def _problems(self, data: Sequence[Path]) -> tuple[Path, dict[str, dict[str, Any]], list[str]]:
+        """`_read_data` narrowed to the problems `asks` takes, in split order."""
+        ppath, problems, pids = _read_data(data, self.split)
+        pids = [pid for pid in pids if self.asks(problems[pid])]
+        if not pids:
+            raise BadInput(f"{ppath}: split {self.split!r} has no problem that {self.name} asks")
+        return ppath, problems, pids
+
     def synthesize(self, scenes: Sequence[Scene], image_root: Path, out_dir: Path, seed: int) -> dict[str, list[Path]]:
         """Write problems.json, pid_splits.json and images/<pid>/image.png; `test` reads both JSON files."""
         out_dir = Path(out_dir)
@@ -218,7 +230,7 @@ class ScienceQA(Benchmark[SqaOutcome]):
 
     def load(self, data: Sequence[Path], image_root: Path | None = None) -> list[BenchItem]:
         """One item per problem of the split, in split order; see the module docstring for images."""
-        ppath, problems, pids = _read_data(data, self.split)
+        ppath, problems, pids = self._problems(data)
         items = []
         for pid in pids:
             p = problems[pid]
@@ -249,7 +261,7 @@ class ScienceQA(Benchmark[SqaOutcome]):
 
     def score(self, data: Sequence[Path], predictions: Path) -> ScoreResult[SqaOutcome]:
         """Accuracy overall and per category; a missing prediction is a wrong answer."""
-        _, problems, pids = _read_data(data, self.split)
+        _, problems, pids = self._problems(data)
         preds = _read_predictions(Path(predictions), problems)
         missing = sum(pid not in preds for pid in pids)
         if missing == len(pids):
@@ -279,7 +291,7 @@ class ScienceQA(Benchmark[SqaOutcome]):
                     result: ScoreResult[SqaOutcome]) -> list[ItemScore]:
         """Per problem: hit or miss, the answer, the letter read from it and the right letter;
         categories: NAT / SOC / LAN, TXT / IMG / NO, G1-6 / G7-12."""
-        _, problems, _ = _read_data(data, self.split)
+        _, problems, _ = self._problems(data)
         preds = _read_predictions(Path(predictions), problems)
         out = []
         for o in result.outcomes:

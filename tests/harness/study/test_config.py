@@ -227,7 +227,7 @@ def test_target_sources_must_be_study_sources() -> None:
     ({"sources": ["seed", "seed+lang"], "world": {"images": {"extra": 0}}}, "'seed+lang' needs data part(s) lang"),
     ({"benchmarks": ["pope"], "predict": {"rank": ["aokvqa"]}}, "predict.rank: aokvqa not among the study's benchmarks"),
     ({"benchmarks": ["pope"], "predict": {"rank": ["pope"]}}, "predict.rank: pope has no multiple-choice items to rank "
-                                                              "(multiple choice: aokvqa, mmbench, scienceqa)"),
+                                                              "(multiple choice: aokvqa, mmbench, scienceqa, scienceqa_img)"),
 ])
 def test_names_resolve_against_the_registries(data: dict, fragment: str) -> None:
     assert fragment in bad(data)
