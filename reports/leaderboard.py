@@ -11,7 +11,7 @@ and `higher_is_better`, never guessed from key names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import pandas as pd
 
@@ -196,16 +196,20 @@ def frame(run: RunData, columns: list[Column], baseline: str = BASELINE, n_boot:
                     row["significant"] = test["p"] < ALPHA
                     row["better"] = (test["diff"] > 0) == col.higher_is_better and test["diff"] != 0
             rows.append(row)
-    return mark_best(pd.DataFrame(rows, columns=FRAME_COLUMNS), columns)
+    controls = {t for t, role in run.roles.items() if role != "target"}
+    return mark_best(pd.DataFrame(rows, columns=FRAME_COLUMNS), columns, controls)
 
 
-def mark_best(df: pd.DataFrame, columns: Sequence[Column]) -> pd.DataFrame:
+def mark_best(df: pd.DataFrame, columns: Sequence[Column], controls: Collection[str] = ()) -> pd.DataFrame:
     """Set `best` on each column's best rows, in the metric's own direction; ties all count.
 
     A column where every row ties (e.g. all 0.0) has no best: bolding all of it says nothing.
+    The rows of `controls` (the blind and untuned targets) are not ranked: they are there to
+    show what a model scores without the image or without instruction data, and an untuned
+    control that names nothing has the best CHAIRi of all.
     """
     for col in columns:
-        sel = df["column"] == col.label
+        sel = (df["column"] == col.label) & ~df["target"].isin(list(controls))
         if sel.any():
             vals = df.loc[sel, "value"].astype(float)
             best = vals.max() if col.higher_is_better else vals.min()
@@ -252,7 +256,8 @@ def legend(baseline: str = BASELINE) -> str:
     return (f"Cells: value [95% bootstrap interval, items resampled, CircularEval questions as units]; "
             f"Δ: difference to `{baseline}` for the same target on the same items, with the two-sided p-value of "
             f"a paired sign-flip permutation test; ▲/▼: significantly better/worse than `{baseline}` "
-            f"(p < {ALPHA}); bold: best in the column (in the metric's direction).")
+            f"(p < {ALPHA}); bold: best in the column (in the metric's direction; the blind and untuned controls "
+            f"are not ranked).")
 
 
 def frame_notes(df: pd.DataFrame) -> list[str]:

@@ -58,6 +58,18 @@ class RunData:
         """Results by (target, source, benchmark, split, metric)."""
         return {(r.target, r.source, r.benchmark, r.split, r.metric): r for r in self.results}
 
+    @cached_property
+    def roles(self) -> dict[str, str]:
+        """target -> 'untuned' / 'blind' (the study's controls) or 'target', from the manifest's
+        config, else from the target's name."""
+        out = {}
+        for t in self.manifest.get("config", {}).get("targets", []) or []:
+            if isinstance(t, dict) and "name" in t:
+                out[str(t["name"])] = "untuned" if t.get("untuned") else "blind" if t.get("blind") else "target"
+        for t in dict.fromkeys(r.target for r in self.results):
+            out.setdefault(t, "untuned" if "untuned" in t else "blind" if "blind" in t else "target")
+        return out
+
     def samples_of(self, target: str, source: str, benchmark: str) -> list[SampleRecord]:
         """The samples of one (target, source, benchmark), all splits, in file order."""
         return self._by_model.get((target, source, benchmark), [])

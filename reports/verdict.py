@@ -94,17 +94,6 @@ class Verdict:
         return None if c is None else c.monotone
 
 
-def _roles(run: "RunData") -> dict[str, str]:
-    """target -> 'blind' / 'untuned' / 'target', from the manifest's config (else the name)."""
-    out = {}
-    for t in run.manifest.get("config", {}).get("targets", []) or []:
-        if isinstance(t, dict) and "name" in t:
-            out[str(t["name"])] = "untuned" if t.get("untuned") else "blind" if t.get("blind") else "target"
-    for t in dict.fromkeys(r.target for r in run.results):
-        out.setdefault(t, "untuned" if "untuned" in t else "blind" if "blind" in t else "target")
-    return out
-
-
 def _values(run: "RunData", t: str, sources: Sequence[str], col: "Column") -> dict[str, float]:
     """source -> `col`'s value for target `t`, over the sources that have one."""
     return {s: v for s in sources if (v := _value(run, t, s, col)) is not None}
@@ -124,7 +113,7 @@ def _value(run: "RunData", t: str, s: str, col: "Column") -> float | None:
 
 def headline_target(run: "RunData") -> str | None:
     """The target with the most sources (ties: the first named), which the verdict speaks for."""
-    roles = _roles(run)
+    roles = run.roles
     counts: dict[str, int] = {}
     for t, _ in dict.fromkeys((r.target, r.source) for r in run.results):
         if roles.get(t) == "target":
@@ -137,7 +126,7 @@ def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
     run without one)."""
     from reports.comparisons import compute, index
 
-    roles = _roles(run)
+    roles = run.roles
     head = headline_target(run)
     idx = run.comparison_index if run.comparisons else index(compute(run, columns))
     sources_of: dict[str, list[str]] = {}

@@ -151,6 +151,20 @@ def test_a_column_where_every_row_ties_has_no_best() -> None:
     assert df["best"].tolist() == [False, False, True, False]
 
 
+def test_controls_are_not_ranked() -> None:
+    # The untuned control names nothing (CHAIRi 0.0) and the blind one wins nothing it should;
+    # neither is the best data source of a column.
+    from reports.leaderboard import FRAME_COLUMNS, Column, mark_best
+
+    cols = [Column("CHAIRi", "chair", ("test",), "CHAIRi", False), Column("POPE", "pope", ("all",), "accuracy", True)]
+    rows = [{"target": t, "column": c, "value": v, "best": False} for t, c, v in [
+        ("llava", "CHAIRi", 3.1), ("llava-untuned", "CHAIRi", 0.0), ("instructblip", "CHAIRi", 5.9),
+        ("llava", "POPE", 90.8), ("llava-blind", "POPE", 95.0), ("llava", "POPE", 94.3)]]
+    df = mark_best(pd.DataFrame(rows, columns=FRAME_COLUMNS).fillna({"best": False}), cols,
+                   controls={"llava-untuned", "llava-blind"})
+    assert df["best"].tolist() == [True, False, False, False, False, True]
+
+
 def test_markdown_neutralises_html_and_links_from_files(tmp_path: Path) -> None:
     # A markdown report is often rendered to HTML (a CI page, a notebook): names that come from
     # files must not become tags or links there. "p < 0.05" stays readable.
