@@ -47,7 +47,7 @@ def load_dataset(path: str | Path, data_type: str = "conversation") -> list[Gene
     else:
         raise BadInput(f"{path}: expected a LLaVA JSON list or JSONL generation records")
     if not recs:
-        raise BadInput(f"{path}: no records")
+        raise BadInput(f"{path}: no records (a conversation without an image gives none)")
     return recs
 
 
@@ -64,16 +64,23 @@ def _turns(item: Any, where: str) -> list[tuple[str, str]]:
 
 
 def llava_records(items: Any, data_type: str, path: Path) -> list[GenerationRecord]:
-    """LLaVA conversations as records: one per human turn followed by a gpt turn."""
+    """LLaVA conversations as records: one per human turn followed by a gpt turn.
+
+    A text-only conversation (no `image`, as LLaVA-1.5's ShareGPT share) says nothing about an
+    image, so it gives no records: data quality, the study's and `vigc-bench quality`'s alike,
+    is measured on image data.
+    """
     if not isinstance(items, list):
         raise BadInput(f"{path}: expected a JSON list of LLaVA conversations")
     out: list[GenerationRecord] = []
     for i, item in enumerate(items):
         turns = _turns(item, f"{path}: item {i}")
         cid = str(item.get("id", i))
-        image = item.get("image") or ""
-        if not isinstance(image, str):
+        image = item.get("image")
+        if image is not None and not isinstance(image, str):
             raise BadInput(f"{path}: item {i}: `image` must be a string")
+        if not image:
+            continue
         pairs = [(q, a) for (who_q, q), (who_a, a) in zip(turns, turns[1:]) if who_q in _HUMAN and who_a in _GPT]
         for k, (q, a) in enumerate(pairs):
             q, a = q.replace("<image>", " ").strip(), a.strip()

@@ -89,9 +89,7 @@ def run_data_file(ctx: StageContext[DataFileConfig]) -> DataFileResult:
                                "the study's image folder (paths are relative to it, or absolute)")
         convs += got
         # Files of one part may reuse conversation ids (LLaVA-Instruct's files share image ids).
-        # Text-only conversations say nothing about an image: no records for data quality.
-        records += [r.model_copy(update={"id": f"{j}:{r.id}"}) for r in llava_records(items, f.data_type, path)
-                    if r.image]
+        records += [r.model_copy(update={"id": f"{j}:{r.id}"}) for r in llava_records(items, f.data_type, path)]
     # exclude_none: a text-only conversation has no `image` key, as in LLaVA-1.5's mix.
     write_json(ctx.out_dir / LLAVA_FILE, [cv.model_dump(mode="json", by_alias=True, exclude_none=True) for cv in convs],
                indent=None)

@@ -133,7 +133,7 @@ def llava_pairs(path: Path) -> list[GenerationRecord]:
     dtype = next((t for key, t in (("detail", "detail"), ("complex", "complex_reasoning"),
                                    ("knowledge", "knowledge_vqa"), ("okvqa", "knowledge_vqa"))
                   if key in name), "conversation")
-    return [r for r in llava_records(read_json(path), dtype, path) if r.parse_status == "ok" and r.image]
+    return [r for r in llava_records(read_json(path), dtype, path) if r.parse_status == "ok"]
 
 
 def run_vigc_train(ctx: StageContext[VIGCTrainConfig]) -> VIGCTrainResult:

@@ -220,6 +220,22 @@ def test_llava_json_loading(tmp_path):
     assert load_dataset(jl, data_type="detail") == recs
 
 
+def test_text_only_conversations_give_no_records(tmp_path):
+    text = {"id": "t1", "conversations": [{"from": "human", "value": "How many sides does a triangle have?"},
+                                          {"from": "gpt", "value": "3"}]}
+    img = {"id": "x1", "image": "seed/0000001.png", "conversations": [
+        {"from": "human", "value": "<image>\nWhat colour is the star?"}, {"from": "gpt", "value": "Red."}]}
+    p = tmp_path / "mix.json"
+    p.write_text(json.dumps([text, img, {**text, "id": "t2", "image": None}]))
+    assert [r.id for r in load_dataset(p)] == ["x1#0"]
+    p.write_text(json.dumps([text]))
+    with pytest.raises(BadInput, match=r"mix\.json: no records \(a conversation without an image gives none\)"):
+        load_dataset(p)
+    p.write_text(json.dumps([{**text, "image": 3}]))
+    with pytest.raises(BadInput, match=r"mix\.json: item 0: `image` must be a string"):
+        load_dataset(p)
+
+
 def test_generation_records_loading(tmp_path):
     p = tmp_path / "gen.jsonl"
     write_jsonl(p, example_records())
