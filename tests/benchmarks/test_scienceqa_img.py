@@ -10,16 +10,7 @@ from benchmarks.scienceqa import ScienceQA
 from benchmarks.scienceqa_img import ScienceQAImg
 from harness.core.errors import BadInput
 from harness.world.export import read_scenes, write_world
-from tests.benchmarks.test_scienceqa import TABLE, problem, write, write_lines
-
-
-@pytest.fixture
-def sqa(tmp_path: Path) -> tuple[Path, Path, Path]:
-    problems = write(tmp_path / "problems.json", {pid: problem(*spec) for pid, (spec, _) in TABLE.items()})
-    splits = write(tmp_path / "pid_splits.json", {"train": [], "val": ["9"], "test": [str(i) for i in range(1, 9)]})
-    preds = write_lines(tmp_path / "answers.jsonl", [{"question_id": pid, "text": text}
-                                                     for pid, (_, text) in TABLE.items() if text is not None])
-    return problems, splits, preds
+from tests.benchmarks.test_scienceqa import sqa  # noqa: F401 (the hand-scored split, a fixture)
 
 
 def test_registered() -> None:
