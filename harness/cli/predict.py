@@ -22,7 +22,7 @@ _IMAGES_HELP = ("Folder that image paths in the data resolve against (default: t
 
 @click.command()
 @click.option("--model", required=True, help="Saved model directory (a finetune output, or a hub id).")
-@click.option("--benchmark", required=True, help="Registered benchmark: pope, mmbench, okvqa, aokvqa, scienceqa, chair.")
+@click.option("--benchmark", required=True, help="A registered benchmark (e.g. pope, mmbench, scienceqa_img, llava_bench); an unknown name lists them all.")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
               help="Official benchmark file(s), as `vigc-bench score --data` takes them.")
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False),
