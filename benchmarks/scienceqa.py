@@ -460,7 +460,9 @@ def world_problems(scenes: Sequence[Scene], seed: int) -> tuple[dict[str, dict[s
         objs = known_from_scene(scene)
         made = 0
         for template in rng.sample(IMAGE_TEMPLATES, len(IMAGE_TEMPLATES)):
-            if made < PROBLEMS_PER_SCENE and (draft := template(objs, rng)) is not None:
+            if made == PROBLEMS_PER_SCENE:
+                break
+            if (draft := template(objs, rng)) is not None:
                 pid = str(len(problems) + 1)
                 problems[pid] = {**_record(draft, rng), "image": "image.png"}
                 images[pid] = scene

@@ -106,14 +106,6 @@ def check_item_images(items: Sequence["BenchItem"], files: Sequence[Path], image
         check_image(path)
 
 
-def _features(vlm: Any, items: Sequence["BenchItem"], blind: bool) -> tuple[Any, list[int]]:
-    """Feature table and per-item rows; an item without an image (a text-only ScienceQA
-    problem) is shown the blank image, the same input the blind control sees."""
-    from harness.models.features import feature_table
-
-    return feature_table(vlm, [it.image for it in items], blind=blind)
-
-
 def _check_images(items: Sequence["BenchItem"]) -> None:
     """Every image path exists: a wrong image root fails before the model runs, naming the file."""
     for it in items:
@@ -148,9 +140,13 @@ def predict_items(vlm: Any, items: Sequence["BenchItem"], batch_size: int = 16, 
         return []
     if not blind:
         _check_images(items)
+    from harness.models.features import feature_table
+
     # Every rank takes every item's features: the frozen tower's forward is a small part of the
-    # work, and a row computed in the same tower batch as one process's is the same row.
-    feats, rows = _features(vlm, items, blind)
+    # work, and a row computed in the same tower batch as one process's is the same row. An item
+    # without an image (a text-only ScienceQA problem) is shown the blank image, as the blind
+    # control is.
+    feats, rows = feature_table(vlm, [it.image for it in items], blind=blind)
     ranked = [rank and bool(it.choices) for it in items]
     asked = [it.rank_prompt or it.prompt if r else it.prompt for it, r in zip(items, ranked)]  # what each is asked
 
