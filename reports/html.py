@@ -257,6 +257,8 @@ def verdict_html(run: RunData, columns: Sequence[Column]) -> str:
         if png is not None:
             out.append(f"<img class=\"plot\" alt=\"calibration dose-response\" src=\"{data_uri(png)}\">")
     out.append("<ul>" + "".join(f"<li>{esc(x)}</li>" for x in vd.headroom_lines(v)) + "</ul>")
+    if lines := vd.instruction_lines(v, columns):
+        out += [f"<p>{esc(vd.INSTRUCTION_NOTE)}</p>", "<ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines) + "</ul>"]
     return "\n".join(out)
 
 

@@ -151,6 +151,8 @@ def verdict_markdown(run: "RunData", columns: Sequence["Column"]) -> list[str]:
                      + " |")
         out.append("\n".join(lines) + "\n")
     out += ["Headroom (primary metric per benchmark):\n", "\n".join(f"- {_md(x)}" for x in vd.headroom_lines(v)) + "\n"]
+    if lines := vd.instruction_lines(v, columns):
+        out += [vd.INSTRUCTION_NOTE + "\n", "\n".join(f"- {_md(x)}" for x in lines) + "\n"]
     return out
 
 

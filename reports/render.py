@@ -24,8 +24,9 @@ def write_reports(run_dir: Path, title: str, manifest: dict[str, Any] | None = N
     run = load_run(run_dir, manifest=manifest)
     seed = int(run.manifest.get("seed", 0) or 0)
     if comparisons:
-        cols = primary_columns(run)[0] + [c for _, cs in breakdown_columns(run) for c in cs]
-        records = comp.compute(run, cols, seed=seed)
+        primary = primary_columns(run)[0]
+        records = comp.compute(run, primary + [c for _, cs in breakdown_columns(run) for c in cs], seed=seed,
+                               untuned_columns=primary)
         write_jsonl(Path(run_dir) / COMPARISONS_FILE, records)
         run = dataclasses.replace(run, comparisons=records)
     boards = leaderboards(run, seed=seed)

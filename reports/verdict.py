@@ -13,6 +13,9 @@ Read from records only (results, comparisons, the manifest's config):
 - **Headroom.** Per benchmark: the target trained on `seed`, its best source, the untuned
   control and the blind control against the ceiling, so a reader sees whether a benchmark
   could move at all.
+- **Instruction data.** `seed` and `seed+gold` against the untuned control (the same foundation
+  and connector, never finetuned): where the seed target is below it, the finetune cost what the
+  foundation knew, and a source's gain over `seed` there can be that cost given back.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ if TYPE_CHECKING:
 
 CALIBRATION = ("seed+gold", "seed+noisy50", "seed+noisy100")
 NOISE = {"seed+gold": 0, "seed+noisy50": 50, "seed+noisy100": 100}
+INSTRUCTION_NOTE = ("Instruction data: the targets against the untuned control (the same foundation and aligned "
+                    "connector, never finetuned) on the same items. Where the seed target is behind it, the "
+                    "finetune cost what the foundation knew, and a source's gain over seed there can be that cost "
+                    "given back.")
 
 
 def adjusted(value: float, higher_is_better: bool) -> float:
@@ -128,7 +135,7 @@ def build(run: "RunData", columns: Sequence["Column"]) -> Verdict:
 
     roles = run.roles
     head = headline_target(run)
-    idx = run.comparison_index if run.comparisons else index(compute(run, columns))
+    idx = run.comparison_index if run.comparisons else index(compute(run, columns, untuned_columns=columns))
     sources_of: dict[str, list[str]] = {}
     for t, s in dict.fromkeys((r.target, r.source) for r in run.results):
         sources_of.setdefault(t, []).append(s)
@@ -234,6 +241,27 @@ def headroom_lines(v: Verdict) -> list[str]:
         blind = f"blind {f(h.blind)}" + (f" ({h.blind_source})" if h.blind_source else "")
         out.append(f"{h.label}: {v.target}/seed {f(h.seed)}, {best}; untuned {f(h.untuned)}, {blind}; "
                    f"ceiling {h.ceiling:.0f}")
+    return out
+
+
+def instruction_lines(v: Verdict, columns: Sequence["Column"], sources: Sequence[str] = (BASELINE_SOURCE, "seed+gold")
+                      ) -> list[str]:
+    """One line per source in `sources` (of the headline target): against the untuned control on
+    each primary metric, ahead or behind (p < 0.05) with the interval, or no significant change."""
+    out = []
+    for s in sources:
+        mine = {(r.benchmark, r.split, r.metric): r for r in v.comparisons.values()
+                if r.target == v.target and r.source == s and r.baseline_target is not None}
+        recs = [mine[c.key] for c in columns if c.key in mine]
+        if not recs:
+            continue
+        ahead = [r for r in recs if r.better is True]
+        behind = [r for r in recs if r.better is False]
+        same = [r.benchmark for r in recs if r.better is None]
+        parts = ([f"ahead on {'; '.join(_ci(r) for r in ahead)}"] if ahead else []) + (
+            [f"behind on {'; '.join(_ci(r) for r in behind)}"] if behind else []) + (
+            [f"no significant change on {', '.join(same)}"] if same else [])
+        out.append(f"{v.target}/{s} against the untuned control {recs[0].baseline_target}: " + "; ".join(parts) + ".")
     return out
 
 

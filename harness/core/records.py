@@ -200,11 +200,16 @@ class ResultRecord(Record):
 
 class ComparisonRecord(Record):
     """One line of RUN_DIR/comparisons.jsonl: a source against a baseline source, same target,
-    same items (a paired test), on one metric of one benchmark split (`split` "all": pooled)."""
+    same items (a paired test), on one metric of one benchmark split (`split` "all": pooled).
+    With `baseline_target` the baseline is another target's model on the same items: the
+    untuned control (its source `none`), which shows what the instruction finetune adds."""
 
     target: str
     source: str
-    baseline: str = Field(description="the source compared against (`seed`, or `seed+lang`)")
+    baseline: str = Field(description="the source compared against (`seed`, or `seed+lang`; `none`: the untuned "
+                                      "control's)")
+    baseline_target: str | None = Field(None, description="the baseline's target when it is not `target` (the "
+                                                          "untuned control of the same architecture)")
     benchmark: str
     split: str = Field(description="a split, or 'all' for the benchmark's splits pooled (the headline)")
     metric: str = Field(description="the benchmark's primary metric, or a category key of it")

@@ -108,8 +108,9 @@ VIC = {"all": {"n_records": 40, "n_images": 20,
 
 
 def make_run(root: Path, samples: list[SampleRecord] | None = None, quality: list[QualityRecord] | None = None,
-             with_samples: bool = True) -> Path:
-    """Write the run directory under `root` and return it."""
+             with_samples: bool = True, targets: list[dict[str, object]] | None = None) -> Path:
+    """Write the run directory under `root` and return it; `targets`: the config's target list
+    in its manifest (names, architectures, control flags)."""
     samples = default_samples() if samples is None else samples
     root.mkdir(parents=True, exist_ok=True)
     (root / "images").mkdir(exist_ok=True)
@@ -120,7 +121,8 @@ def make_run(root: Path, samples: list[SampleRecord] | None = None, quality: lis
         (root / "samples.jsonl").write_text(to_jsonl(samples))
     write_json(root / "vic_effect.json", VIC)
     write_json(root / "manifest.json", {
-        "config": {"name": "fixture", "seed": 0, "sources": ["seed", "seed+vigc"], "note": "</pre><script>x</script>"},
+        "config": {"name": "fixture", "seed": 0, "sources": ["seed", "seed+vigc"], "note": "</pre><script>x</script>",
+                   **({"targets": targets} if targets is not None else {})},
         "versions": {"python": "3.11", "torch": "2.13.0+cpu", "transformers": "5.24.0"}, "seed": 0,
         "stages": {"world": {"key": "ab" * 32, "cached": True, "seconds": 1.5, "path": str(root / "nowhere")}},
         "seconds": 12.0, "finished": "2026-01-01T00:00:00Z"})

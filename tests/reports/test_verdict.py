@@ -91,3 +91,33 @@ def test_comparisons_file_holds_every_source_against_both_baselines_and_boards_r
     df = leaderboards(run2)[0][0][2]
     row = df[(df["source"] == "seed+gold") & (df["column"] == "pope accuracy (random)")].iloc[0]
     assert row["p"] == 0.5 and not row["significant"]
+
+
+def test_targets_are_compared_with_the_untuned_control_of_their_architecture(tmp_path: Path) -> None:
+    samples = [s for src, (p, m) in CALIBRATED.items() for s in _model("llava", src, p, m)]
+    samples += _model("instructblip", "seed", 70, 20) + _model("llava-untuned", "none", 50, 35)
+    targets = [{"name": "llava", "arch": "llava"}, {"name": "instructblip", "arch": "instructblip"},
+               {"name": "llava-untuned", "arch": "llava", "untuned": True}]
+    rd = make_run(tmp_path / "run", samples, targets=targets)
+    write_reports(rd, "t", comparisons=True)
+    run = load_run(rd)
+    vs_untuned = [c for c in run.comparisons if c.baseline_target is not None]
+    # Every llava source on each primary metric; no instructblip line (no untuned control of its kind).
+    assert {(c.target, c.baseline_target, c.baseline) for c in vs_untuned} == {("llava", "llava-untuned", "none")}
+    assert {c.source for c in vs_untuned} == set(CALIBRATED)
+    seed = {c.benchmark: c for c in vs_untuned if c.source == "seed"}
+    assert seed["pope"].delta == pytest.approx(20.0) and seed["pope"].better is True
+    assert seed["mmbench"].delta == pytest.approx(-37.5) and seed["mmbench"].better is False
+    lines = vd.instruction_lines(vd.build(run, primary_columns(run)[0]), primary_columns(run)[0])
+    assert lines[0].startswith("llava/seed against the untuned control llava-untuned: ahead on pope accuracy +20.0")
+    assert "behind on mmbench overall -37.5" in lines[0] and lines[1].startswith("llava/seed+gold")
+    assert vd.INSTRUCTION_NOTE in render_run_markdown(run, "t")
+
+
+def test_no_untuned_comparisons_without_architectures_in_the_manifest(tmp_path: Path) -> None:
+    # A hand-made run that names no architectures: pairing a target with an untuned control of
+    # another architecture would compare two different models, so there is no such line.
+    run = load_run(_run(tmp_path, CALIBRATED))
+    v = vd.build(run, primary_columns(run)[0])
+    assert not any(c.baseline_target for c in v.comparisons.values())
+    assert vd.instruction_lines(v, primary_columns(run)[0]) == []
