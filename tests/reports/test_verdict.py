@@ -112,6 +112,7 @@ def test_targets_are_compared_with_the_untuned_control_of_their_architecture(tmp
     assert lines[0].startswith("llava/seed against the untuned control llava-untuned: ahead on pope accuracy +20.0")
     assert "behind on mmbench overall -37.5" in lines[0] and lines[1].startswith("llava/seed+gold")
     assert vd.INSTRUCTION_NOTE in render_run_markdown(run, "t")
+    assert "<li>llava/seed against the untuned control llava-untuned: ahead on pope" in (rd / "report.html").read_text()
 
 
 def test_no_untuned_comparisons_without_architectures_in_the_manifest(tmp_path: Path) -> None:
