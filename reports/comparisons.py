@@ -59,8 +59,7 @@ def untuned_controls(run: "RunData") -> dict[str, tuple[str, str]]:
     architecture in the manifest's config (a run whose config names no architectures has none)."""
     from reports.leaderboard import models
 
-    arch = {str(t["name"]): t.get("arch") for t in run.manifest.get("config", {}).get("targets", []) or []
-            if isinstance(t, dict) and "name" in t}
+    arch = {name: t.get("arch") for name, t in run.target_configs.items()}
     roles, mods = run.roles, models(run)
     untuned = {arch.get(t): (t, s) for t, s in mods if roles.get(t) == "untuned" and arch.get(t)}
     return {t: untuned[arch[t]] for t, _ in mods if roles.get(t) == "target" and arch.get(t) in untuned}

@@ -59,13 +59,18 @@ class RunData:
         return {(r.target, r.source, r.benchmark, r.split, r.metric): r for r in self.results}
 
     @cached_property
+    def target_configs(self) -> dict[str, dict[str, Any]]:
+        """target name -> its entry in the manifest's config (arch, controls, recipe); empty for a
+        run whose manifest has none."""
+        return {str(t["name"]): t for t in self.manifest.get("config", {}).get("targets", []) or []
+                if isinstance(t, dict) and "name" in t}
+
+    @cached_property
     def roles(self) -> dict[str, str]:
         """target -> 'untuned' / 'blind' (the study's controls) or 'target', from the manifest's
         config, else from the target's name."""
-        out = {}
-        for t in self.manifest.get("config", {}).get("targets", []) or []:
-            if isinstance(t, dict) and "name" in t:
-                out[str(t["name"])] = "untuned" if t.get("untuned") else "blind" if t.get("blind") else "target"
+        out = {name: "untuned" if t.get("untuned") else "blind" if t.get("blind") else "target"
+               for name, t in self.target_configs.items()}
         for t in dict.fromkeys(r.target for r in self.results):
             out.setdefault(t, "untuned" if "untuned" in t else "blind" if "blind" in t else "target")
         return out
